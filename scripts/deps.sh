@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, running and testing kvmhub needs.
+# Idempotent: packages already installed are skipped, and apt-get runs only when
+# something is missing. Needs root (or sudo) when it has something to install.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  # libraries (Boost 1.81 only: it conflicts with the default 1.74 -dev packages)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev nlohmann-json3-dev libcpp-jwt-dev libsodium-dev
+  libsqlite3-dev libsqlitecpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libtomlplusplus-dev libexpected-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev curl wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
