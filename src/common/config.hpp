@@ -1,0 +1,99 @@
+// kvmhubd's configuration: one struct, filled from (lowest to highest precedence)
+// built-in defaults, the TOML file, the environment, and command-line flags; validated
+// once at start. Services receive the slice they need by constructor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace kvmhub {
+
+// Which group of routes a listener serves (api-compat.md: admin on :443, tenants on :1443,
+// metadata on :80 in the reference deployment; by default one listener serves them all).
+enum class Surface { Admin, Tenant, Metadata };
+
+struct ListenerConfig {
+    std::string name = "default";
+    std::string address = "127.0.0.1";  // IPv4/IPv6 literal or "localhost"
+    std::uint16_t port = 8080;          // 0 = pick a free port (tests)
+    std::vector<Surface> surfaces{Surface::Admin, Surface::Tenant, Surface::Metadata};
+    std::string tls_cert;  // PEM file; TLS is on when both cert and key are set
+    std::string tls_key;
+};
+
+enum class StoreBackend { Sqlite, Etcd };
+
+struct StoreConfig {
+    StoreBackend backend = StoreBackend::Sqlite;
+    std::string sqlite_path;                 // default: <data_dir>/kvmhub.db
+    std::vector<std::string> etcd_endpoints;  // "http://host:port"
+    std::string etcd_prefix = "/kvmhub";
+};
+
+struct AuthConfig {
+    std::chrono::seconds token_ttl{3600};
+    int login_max_failures_per_user = 5;  // failures inside the window before a user is locked
+    int login_max_failures_per_ip = 20;   // failures inside the window before a client IP is locked
+    std::chrono::seconds login_window{300};
+    std::chrono::seconds login_lockout{300};
+    std::string initial_admin_password;  // KVMHUB_ADMIN_PASSWORD only (never read from a file)
+};
+
+struct HttpConfig {
+    int io_threads = 0;      // 0 = number of cores
+    int worker_threads = 0;  // blocking handler pool; 0 = max(4, 2 x cores)
+    std::size_t body_limit = 1024 * 1024;
+    int json_depth_limit = 64;
+    std::chrono::seconds request_timeout{60};
+    std::chrono::seconds idle_timeout{120};
+    std::chrono::seconds shutdown_grace{30};
+    bool access_log = true;
+};
+
+struct Config {
+    std::string config_file;  // the file that was read, empty if none
+    std::string data_dir = "./data";
+    std::string log_level = "info";  // trace debug info warn error critical off
+    std::vector<ListenerConfig> listeners{ListenerConfig{}};
+    StoreConfig store;
+    AuthConfig auth;
+    HttpConfig http;
+
+    // simplekvm-compatible settings (their environment names are accepted as aliases)
+    std::string meta_srv = "127.0.0.1:8080";  // host[:port] guests and hosts reach the metadata service on
+    std::string gold_srv;                      // default: meta_srv
+    std::string ctrl_srv;                      // default: meta_srv
+    std::string ctrl_key;                      // secret; masked in dumps
+    std::map<std::string, std::string> actions;  // every ACT_* value, passed to action scripts
+
+    bool demo = true;  // register demo hosts on first start
+};
+
+// Command-line values that override file and environment (unset = not given).
+struct ConfigOverrides {
+    std::optional<std::string> listen;  // "ADDR:PORT" for the first listener
+    std::optional<std::string> data_dir;
+    std::optional<std::string> log_level;
+};
+
+// The environment as a map, so tests can pass their own.
+using Environment = std::map<std::string, std::string>;
+Environment current_environment();
+
+// Reads `file` (if non-empty; else ./kvmhub.toml when it exists), applies `env` and
+// `overrides`, fills derived defaults and validates. The error names the key at fault
+// (`where`, e.g. "http.body_limit" or "KVMHUB_LISTEN") and says how to fix it.
+Result<Config> load_config(const std::string& file, const Environment& env, const ConfigOverrides& overrides);
+
+// Parses "ADDR:PORT", "[v6]:PORT" or ":PORT" (address 0.0.0.0).
+Result<ListenerConfig> parse_listen(const std::string& text, const std::string& where);
+
+const char* surface_name(Surface s);
+
+}  // namespace kvmhub
