@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/result.hpp"
 
 namespace kvmhub {
@@ -31,8 +33,8 @@ enum class StoreBackend { Sqlite, Etcd };
 
 struct StoreConfig {
     StoreBackend backend = StoreBackend::Sqlite;
-    std::string sqlite_path;                 // default: <data_dir>/kvmhub.db
-    std::vector<std::string> etcd_endpoints;  // "http://host:port"
+    std::string sqlite_path;                                           // default: <data_dir>/kvmhub.db
+    std::vector<std::string> etcd_endpoints{"http://127.0.0.1:2379"};  // "http[s]://host:port"
     std::string etcd_prefix = "/kvmhub";
 };
 
@@ -86,14 +88,21 @@ struct ConfigOverrides {
 using Environment = std::map<std::string, std::string>;
 Environment current_environment();
 
-// Reads `file` (if non-empty; else ./kvmhub.toml when it exists), applies `env` and
+// Reads `file` (if non-empty; else `default_file` when it exists), applies `env` and
 // `overrides`, fills derived defaults and validates. The error names the key at fault
 // (`where`, e.g. "http.body_limit" or "KVMHUB_LISTEN") and says how to fix it.
-Result<Config> load_config(const std::string& file, const Environment& env, const ConfigOverrides& overrides);
+// `default_file` is a parameter so tests need not change the working directory.
+Result<Config> load_config(const std::string& file, const Environment& env, const ConfigOverrides& overrides,
+                           const std::string& default_file = "kvmhub.toml");
 
 // Parses "ADDR:PORT", "[v6]:PORT" or ":PORT" (address 0.0.0.0).
 Result<ListenerConfig> parse_listen(const std::string& text, const std::string& where);
 
 const char* surface_name(Surface s);
+
+// Everything an admin wants to see in `GET /conf/`: the simplekvm names (DATA_DIR, META_SRV,
+// ..., VERSION, STORE, every ACT_*) at top level, then `listeners`, `http`, `store`, `auth`.
+// Secrets are masked ("***"); the initial admin password is never included.
+nlohmann::json config_to_json(const Config& config);
 
 }  // namespace kvmhub
