@@ -1,0 +1,16 @@
+// Unpadded base64url (RFC 4648 §5), the encoding of JWT parts and of secrets in the store.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvmhub::auth {
+
+std::string base64url_encode(std::string_view bytes);
+
+// Strict: rejects padding, whitespace, characters outside the alphabet and non-zero trailing
+// bits, so each value has exactly one accepted encoding (no token malleability).
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace kvmhub::auth
