@@ -5,6 +5,9 @@
 #include <set>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.hpp"
@@ -133,6 +136,39 @@ TEST_F(SqliteStoreTest, TwoConnectionsOnOneFileNeverShareARevision) {
     EXPECT_EQ(*first->current_revision(), *unique.rbegin());
     EXPECT_EQ(*second->current_revision(), *unique.rbegin());
     EXPECT_EQ(second->list("/p/")->size(), unique.size());
+}
+
+// The daemon and the `kvmhubd user add` CLI: two real processes writing one file at once.
+TEST_F(SqliteStoreTest, TwoProcessesOnOneFileNeverShareARevision) {
+    constexpr int puts = 200;
+    auto write_keys = [&](const std::string& who) {
+        auto store = SqliteStore::open(db_path(), clock_);
+        if (!store) return false;
+        for (int i = 0; i < puts; ++i) {
+            if (!(*store)->put("/proc/" + who + "/" + std::to_string(i), who)) return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(open(db_path()));  // create the schema before the race
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) std::_Exit(write_keys("child") ? 0 : 1);
+    EXPECT_TRUE(write_keys("parent"));
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+
+    auto store = open(db_path());
+    ASSERT_TRUE(store);
+    auto listed = store->list("/proc/");
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), static_cast<std::size_t>(2 * puts));
+    std::set<std::int64_t> revisions;
+    for (const auto& kv : *listed) revisions.insert(kv.mod_revision);
+    EXPECT_EQ(revisions.size(), listed->size());
+    // The fresh store started at revision 1, and every put took exactly one revision.
+    EXPECT_EQ(*store->current_revision(), 1 + 2 * puts);
 }
 
 TEST_F(SqliteStoreTest, CasIncrementsFromTwoConnectionsLoseNoUpdate) {
