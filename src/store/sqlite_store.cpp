@@ -62,35 +62,40 @@ const char* op_label(std::size_t op) {
     return labels[op];
 }
 
+// The one integer a query returns, or nullopt when it returns no row. The statement is reset on
+// return, so none is left running when the caller commits.
+Result<std::optional<std::int64_t>> query_int(sqlite::Db& db, const char* sql) {
+    auto query = db.query(sql);
+    if (!query) return tl::unexpected(query.error());
+    auto row = query->step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return std::nullopt;
+    return query->int_at(0);
+}
+
 // Creates the schema in a new file, accepts the current one, refuses a newer one.
 Status prepare_schema(sqlite::Db& db) {
     auto txn = sqlite::WriteTxn::begin(db);
     if (!txn) return tl::unexpected(txn.error());
-    std::optional<std::int64_t> version;
-    {
-        auto has_meta = db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
-        if (!has_meta) return tl::unexpected(has_meta.error());
-        if (auto row = has_meta->step(); !row) return tl::unexpected(row.error());
-        if (has_meta->int_at(0) == 0) {
-            if (auto ok = db.exec(schema_v1, "create the schema in"); !ok) return ok;
-            return txn->commit();
-        }
+    auto tables = query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+    if (!tables) return tl::unexpected(tables.error());
+    if (tables->value_or(0) == 0) {
+        if (auto ok = db.exec(schema_v1, "create the schema in"); !ok) return ok;
+        return txn->commit();
     }
-    auto select = db.query("SELECT value FROM meta WHERE name = 'schema_version'");
-    if (!select) return tl::unexpected(select.error());
-    auto row = select->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) {
+    auto version = query_int(db, "SELECT value FROM meta WHERE name = 'schema_version'");
+    if (!version) return tl::unexpected(version.error());
+    if (!*version) {
         return fail(Errc::Internal, "store",
                     fmt::format("store file {} has a meta table without a schema version, so it is not a kvmhub "
                                 "store; point the data dir elsewhere or move the file away",
                                 db.path()));
     }
-    if (select->int_at(0) > SqliteStore::schema_version) {
+    if (**version > SqliteStore::schema_version) {
         return fail(Errc::Internal, "store",
                     fmt::format("store file {} has schema version {}, newer than this kvmhubd understands ({}); "
                                 "upgrade kvmhubd or restore a backup made by this version",
-                                db.path(), select->int_at(0), SqliteStore::schema_version));
+                                db.path(), **version, SqliteStore::schema_version));
     }
     return txn->commit();
 }
@@ -126,12 +131,6 @@ SqliteStore::~SqliteStore() {
     reaper_wake_.notify_all();
     reaper_.join();
     // watches_ stops its dispatcher in its own destructor.
-}
-
-template <typename T>
-T SqliteStore::counted(OpName op, T result) {
-    if (Counter* counter = counters_[static_cast<std::size_t>(op)][result.has_value() ? 0 : 1]) counter->inc();
-    return result;
 }
 
 Result<std::optional<KeyValue>> SqliteStore::get(std::string_view key) {
@@ -284,17 +283,15 @@ Status SqliteStore::drain_deleted(sqlite::Query& erase, std::int64_t revision, s
 }
 
 Result<std::int64_t> SqliteStore::revision_locked() {
-    auto select = db_.query("SELECT value FROM meta WHERE name = 'revision'");
-    if (!select) return tl::unexpected(select.error());
-    auto row = select->step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) {
+    auto revision = query_int(db_, "SELECT value FROM meta WHERE name = 'revision'");
+    if (!revision) return tl::unexpected(revision.error());
+    if (!*revision) {
         return fail(Errc::Internal, "store",
-                    fmt::format("store file {} has no revision in its meta table; it was damaged: restore it "
+                    fmt::format("store file {} has no revision in its meta table, so it was damaged; restore it "
                                 "from a backup",
                                 db_.path()));
     }
-    return select->int_at(0);
+    return **revision;
 }
 
 Status SqliteStore::finish_locked(sqlite::WriteTxn& txn, std::vector<Event>& events, std::int64_t revision) {

@@ -87,7 +87,10 @@ private:
     void reap_until_stopped();
 
     template <typename T>
-    T counted(OpName op, T result);
+    T counted(OpName op, T result) {
+        if (Counter* counter = counters_[static_cast<std::size_t>(op)][result.has_value() ? 0 : 1]) counter->inc();
+        return result;
+    }
 
     std::mutex mutex_;  // one connection, used by one thread at a time
     sqlite::Db db_;
