@@ -1,7 +1,199 @@
-// kvmhubd entry point (replaced by the real one as the daemon lands).
-#include <cstdio>
+// kvmhubd: the composition root. Parses the command line, loads the configuration, opens
+// the store, wires the services into the route tables and runs the server. Subcommands
+// manage users offline and print the route table.
+#include <termios.h>
+#include <unistd.h>
 
-int main() {
-    std::puts("kvmhubd " KVMHUB_VERSION);
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "api/routes.hpp"
+#include "auth/jwt.hpp"
+#include "auth/secrets.hpp"
+#include "auth/throttle.hpp"
+#include "auth/users.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "http/server.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace kvmhub {
+namespace {
+
+constexpr int kExitConfig = 2;
+
+int config_error(const Error& e) {
+    std::cerr << fmt::format("kvmhubd: invalid configuration: {}: {}\n", e.where, e.desc);
+    return kExitConfig;
+}
+
+int runtime_error(const Error& e) {
+    std::cerr << fmt::format("kvmhubd: {}: {}\n", e.where, e.desc);
+    return 1;
+}
+
+// Everything a running daemon (or a subcommand) needs, built from one Config.
+struct Services {
+    const Config& config;
+    SystemClock clock;
+    Metrics metrics;
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<auth::UserService> users;
+    std::unique_ptr<auth::TokenSigner> tokens;
+    std::unique_ptr<auth::LoginThrottle> throttle;
+
+    explicit Services(const Config& c) : config(c) {}
+
+    // `store_path` overrides the configured SQLite file (":memory:" for the routes listing).
+    Status open(const std::string& store_path) {
+        if (config.store.backend != StoreBackend::Sqlite)
+            return fail(Errc::BadInput, "store.backend",
+                        "this build has no etcd store yet; use backend = \"sqlite\" (the default)");
+        auto opened = store::SqliteStore::open(store_path, clock, &metrics);
+        if (!opened) return tl::unexpected(opened.error());
+        store = std::move(*opened);
+        auto secret = auth::load_or_create_secret(*store, auth::kJwtSecretKey, auth::kJwtSecretBytes);
+        if (!secret) return tl::unexpected(secret.error());
+        users = std::make_unique<auth::UserService>(*store, clock);
+        tokens = std::make_unique<auth::TokenSigner>(*secret, clock);
+        const auto& a = config.auth;
+        throttle = std::make_unique<auth::LoginThrottle>(clock, a.login_max_failures_per_user,
+                                                         a.login_max_failures_per_ip, a.login_window, a.login_lockout);
+        return {};
+    }
+
+    api::ApiContext context() { return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle}; }
+};
+
+Status ensure_data_dir(const Config& config) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) return fail(Errc::BadInput, "data_dir", fmt::format("cannot create {}: {}", config.data_dir, ec.message()));
+    return {};
+}
+
+int serve(const Config& config) {
+    if (auto ok = ensure_data_dir(config); !ok) return runtime_error(ok.error());
+    Services services(config);
+    if (auto ok = services.open(config.store.sqlite_path); !ok) return runtime_error(ok.error());
+    auto created = services.users->ensure_admin(config.auth.initial_admin_password);
+    if (!created) return runtime_error(created.error());
+
+    auto ctx = services.context();
+    http::Router router;
+    if (auto ok = api::build_router(router, ctx); !ok) return runtime_error(ok.error());
+    http::Server server(config, router, services.metrics);
+    if (auto ok = server.listen(); !ok) return runtime_error(ok.error());
+
+    for (const auto& l : server.bound())
+        std::cout << fmt::format("kvmhubd {} listening on {}://{}:{} (listener {})\n", KVMHUB_VERSION,
+                                 l.tls ? "https" : "http", l.address, l.port, l.name);
+    if (!created->empty()) {
+        // Printed once, on the first start only; the store keeps just the argon2id hash.
+        std::cout << fmt::format("first start: created user 'admin' with password: {}\n", *created);
+    }
+    std::cout << std::flush;
+    return server.run() ? 0 : 1;
+}
+
+// Reads a password: twice without echo from a terminal, else the first line of stdin.
+Result<std::string> read_password() {
+    if (!isatty(STDIN_FILENO)) {
+        std::string line;
+        std::getline(std::cin, line);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+    }
+    termios saved{};
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string first, second;
+    std::cerr << "password: " << std::flush;
+    std::getline(std::cin, first);
+    std::cerr << "\nagain: " << std::flush;
+    std::getline(std::cin, second);
+    std::cerr << "\n";
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    if (first != second) return fail(Errc::BadInput, "password", "the two passwords differ");
+    return first;
+}
+
+int user_command(const Config& config, const std::string& action, const std::string& name) {
+    if (auto ok = ensure_data_dir(config); !ok) return runtime_error(ok.error());
+    Services services(config);
+    if (auto ok = services.open(config.store.sqlite_path); !ok) return runtime_error(ok.error());
+    auto password = read_password();
+    if (!password) return runtime_error(password.error());
+    auto done = action == "add" ? services.users->add(name, *password) : services.users->set_password(name, *password);
+    if (!done) return runtime_error(done.error());
+    std::cout << fmt::format("user '{}' {}\n", name, action == "add" ? "added" : "password changed");
     return 0;
 }
+
+int routes_command(const Config& config) {
+    log::set_level("warn");  // stdout is the JSON table; keep start-up chatter out of it
+    Services services(config);
+    if (auto ok = services.open(":memory:"); !ok) return runtime_error(ok.error());
+    auto ctx = services.context();
+    http::Router router;
+    if (auto ok = api::build_router(router, ctx); !ok) return runtime_error(ok.error());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : router.routes())
+        out.push_back({{"method", http::method_name(r.method)},
+                       {"pattern", r.pattern},
+                       {"access", http::access_name(r.access)},
+                       {"surface", surface_name(r.surface)}});
+    std::cout << out.dump(2) << "\n";
+    return 0;
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{"kvmhubd: a fleet manager for KVM hosts"};
+    app.set_version_flag("--version", std::string("kvmhubd ") + KVMHUB_VERSION);
+    std::string config_file;
+    ConfigOverrides overrides;
+    // A flag given twice: the last one wins, as in most daemons.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("-c,--config", config_file, "TOML configuration file (default: ./kvmhub.toml if present)");
+    app.add_option("--listen", overrides.listen, "ADDR:PORT of the one listener, e.g. 127.0.0.1:8080");
+    app.add_option("--data-dir", overrides.data_dir, "directory for the SQLite store and other state");
+    app.add_option("--log-level", overrides.log_level, "trace, debug, info, warn, error, critical or off");
+
+    auto* user = app.add_subcommand("user", "manage local users (reads the password from stdin)");
+    user->require_subcommand(1);
+    std::string user_name;
+    auto* user_add = user->add_subcommand("add", "add a user");
+    user_add->add_option("name", user_name, "user name")->required();
+    auto* user_passwd = user->add_subcommand("passwd", "change a user's password");
+    user_passwd->add_option("name", user_name, "user name")->required();
+    auto* routes = app.add_subcommand("routes", "print the route table as JSON and exit");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : kExitConfig;
+    }
+
+    auto config = load_config(config_file, current_environment(), overrides);
+    if (!config) return config_error(config.error());
+    log::set_level(config->log_level);
+
+    if (*routes) return routes_command(*config);
+    if (*user_add) return user_command(*config, "add", user_name);
+    if (*user_passwd) return user_command(*config, "passwd", user_name);
+    return serve(*config);
+}
+
+}  // namespace
+}  // namespace kvmhub
+
+int main(int argc, char** argv) { return kvmhub::run(argc, argv); }

@@ -6,13 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "auth/base64.hpp"
-#include "support/memory_store.hpp"
+#include "support/stores.hpp"
 
 namespace kvmhub::auth {
 namespace {
 
 TEST(Secrets, CreatesARandomSecretOfTheRequestedSize) {
-    test::MemoryStore store;
+    std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+    store::Store& store = *owned_store;
     auto secret = load_or_create_secret(store, kJwtSecretKey, 32);
     ASSERT_TRUE(secret) << secret.error().desc;
     EXPECT_EQ(secret->size(), 32u);
@@ -20,7 +21,8 @@ TEST(Secrets, CreatesARandomSecretOfTheRequestedSize) {
 }
 
 TEST(Secrets, StoresBase64AndReturnsTheSameSecretLater) {
-    test::MemoryStore store;
+    std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+    store::Store& store = *owned_store;
     auto first = load_or_create_secret(store, kJwtSecretKey, 32);
     auto second = load_or_create_secret(store, kJwtSecretKey, 32);
     ASSERT_TRUE(first && second);
@@ -31,13 +33,15 @@ TEST(Secrets, StoresBase64AndReturnsTheSameSecretLater) {
 }
 
 TEST(Secrets, DifferentStoresGetDifferentSecrets) {
-    test::MemoryStore a, b;
-    EXPECT_NE(*load_or_create_secret(a, kJwtSecretKey, 32), *load_or_create_secret(b, kJwtSecretKey, 32));
+    auto a = test::open_memory_store();
+    auto b = test::open_memory_store();
+    EXPECT_NE(*load_or_create_secret(*a, kJwtSecretKey, 32), *load_or_create_secret(*b, kJwtSecretKey, 32));
 }
 
 TEST(Secrets, TwoDaemonsRacingEndWithTheSameSecret) {
     for (int round = 0; round < 50; ++round) {
-        test::MemoryStore store;
+        std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+        store::Store& store = *owned_store;
         Result<std::string> ra, rb;
         std::latch start(2);
         std::thread ta([&] {
@@ -57,7 +61,8 @@ TEST(Secrets, TwoDaemonsRacingEndWithTheSameSecret) {
 }
 
 TEST(Secrets, CorruptStoredValueIsInternalError) {
-    test::MemoryStore store;
+    std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+    store::Store& store = *owned_store;
     ASSERT_TRUE(store.put(kJwtSecretKey, "not base64 !"));
     auto secret = load_or_create_secret(store, kJwtSecretKey, 32);
     ASSERT_FALSE(secret);
@@ -67,7 +72,8 @@ TEST(Secrets, CorruptStoredValueIsInternalError) {
 }
 
 TEST(Secrets, RefusesZeroOrHugeSizes) {
-    test::MemoryStore store;
+    std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+    store::Store& store = *owned_store;
     EXPECT_EQ(load_or_create_secret(store, kJwtSecretKey, 0).error().code, Errc::BadInput);
     EXPECT_EQ(load_or_create_secret(store, kJwtSecretKey, 1 << 20).error().code, Errc::BadInput);
 }

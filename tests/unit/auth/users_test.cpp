@@ -7,14 +7,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "support/memory_store.hpp"
+#include "support/stores.hpp"
 
 namespace kvmhub::auth {
 namespace {
 
 class UserServiceTest : public ::testing::Test {
 protected:
-    test::MemoryStore store;
+    std::unique_ptr<store::Store> owned_store = test::open_memory_store();
+    store::Store& store = *owned_store;
     ManualClock clock{std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000))};
     UserService users{store, clock};
 };

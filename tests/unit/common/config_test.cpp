@@ -445,6 +445,9 @@ struct RangeCase {
     std::string fragment;
 };
 
+// Shown by gtest and ctest beside the test name instead of the raw bytes.
+void PrintTo(const RangeCase& c, std::ostream* os) { *os << c.where; }
+
 class ConfigRejects : public ConfigTest, public ::testing::WithParamInterface<RangeCase> {};
 
 TEST_P(ConfigRejects, ValueOutsideItsRangeNamingTheKey) {
@@ -478,7 +481,14 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"gold_srv = \"http://x\"", "gold_srv", "without scheme"},
         RangeCase{"[http]\nlisten = \"example.com:80\"", "http.listen", "IPv4 or IPv6 literal"},
         RangeCase{"[actions]\nTMOUT = \"5\"", "actions.TMOUT", "ACT_*"},
-        RangeCase{"[actions]\n\"ACT_A-B\" = \"5\"", "actions.ACT_A-B", "ACT_*"}));
+        RangeCase{"[actions]\n\"ACT_A-B\" = \"5\"", "actions.ACT_A-B", "ACT_*"}),
+    // Stable, readable test names (ctest lists them at build time and runs them by name).
+    [](const ::testing::TestParamInfo<RangeCase>& info) {
+        std::string name = std::to_string(info.index) + "_" + info.param.where;
+        for (char& c : name)
+            if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+        return name;
+    });
 
 TEST_F(ConfigTest, BoundaryValuesAreAccepted) {
     auto low = load("[http]\nbody_limit = 1024\nio_threads = 0\nrequest_timeout = 1\n[auth]\ntoken_ttl = 60\n");

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# HTTP throughput with wrk against a kvmhubd started here on a loopback port.
+# Usage: bench/run.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=1)
+# Prints wrk's report per endpoint. Numbers are for the README; nothing here passes or fails.
+set -euo pipefail
+build_dir=${1:-build}
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-32}
+threads=${THREADS:-1}
+port=${PORT:-18080}
+work=$(mktemp -d)
+password=bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+KVMHUB_ADMIN_PASSWORD=$password KVMHUB_ACCESS_LOG=false KVMHUB_DEMO=false \
+  "$build_dir/kvmhubd" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn > "$work/daemon.log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break
+  sleep 0.1
+done
+token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" \
+  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$token" ] || { echo "bench: login failed"; cat "$work/daemon.log"; exit 1; }
+
+echo "== GET /healthz (wrk -t$threads -c$connections -d$duration, $(nproc) cores shared with wrk)"
+wrk -t"$threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port/healthz"
+echo
+echo "== GET /conf/ with a bearer token"
+wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port/conf/"
+
+if [ -x "$build_dir/bench/kvmhub_bench" ]; then
+  echo
+  echo "== micro-benchmarks (Google Benchmark)"
+  "$build_dir/bench/kvmhub_bench" --benchmark_min_time=0.2
+fi

@@ -1,0 +1,29 @@
+// What the route tables hand to their handlers: the services, never HTTP machinery.
+#pragma once
+
+#include <chrono>
+
+#include "common/clock.hpp"
+#include "common/config.hpp"
+#include "common/metrics.hpp"
+#include "store/store.hpp"
+
+namespace kvmhub::auth {
+class UserService;
+class TokenSigner;
+class LoginThrottle;
+}  // namespace kvmhub::auth
+
+namespace kvmhub::api {
+
+struct ApiContext {
+    const Config& config;
+    Clock& clock;
+    store::Store& store;
+    Metrics& metrics;
+    auth::UserService& users;
+    auth::TokenSigner& tokens;
+    auth::LoginThrottle& throttle;
+};
+
+}  // namespace kvmhub::api

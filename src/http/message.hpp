@@ -1,0 +1,68 @@
+// The request/reply facade that handlers see: plain structs, no Beast or Asio types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/config.hpp"
+#include "common/result.hpp"
+
+namespace kvmhub::http {
+
+enum class Method { Get, Head, Post, Put, Delete, Patch, Options, Other };
+
+const char* method_name(Method m);
+Method parse_method(std::string_view name);
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+    Method method = Method::Get;
+    std::string target;  // as received: path and query
+    std::string path;    // percent-decoded path
+    Fields query;        // decoded query parameters, in order
+    Fields headers;      // names lower-cased
+    std::string body;
+    std::string client_ip;
+    std::string request_id;
+    bool tls = false;
+    Surface surface = Surface::Admin;  // of the listener the request arrived on
+
+    // Filled by the router.
+    Fields params;          // path parameters by name
+    std::string route;      // the matched pattern, "unmatched" when none
+    std::string principal;  // who is acting: the user name (admin) or the link id (tenant)
+
+    const std::string* header(std::string_view lower_name) const;
+    const std::string* query_param(std::string_view name) const;
+    const std::string* param(std::string_view name) const;
+    // The value of cookie `name` from the Cookie header, empty if absent.
+    std::string cookie(std::string_view name) const;
+};
+
+struct Reply {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    Fields headers;  // extra headers (Set-Cookie, Retry-After, ...)
+    bool close = false;  // close the connection after this reply
+
+    // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).
+    static Reply ok(const nlohmann::json& object);
+    static Reply ok();
+    static Reply text(std::string body, std::string content_type = "text/plain; charset=utf-8");
+    // The api-compat error shape, with the HTTP status that belongs to `error.code`.
+    static Reply error(const Error& error);
+};
+
+// The one mapping from an error class to an HTTP status.
+int http_status(Errc code);
+// simplekvm's numeric code for an error (996 libvirt, 998 bad parameter, 404 missing, ...).
+int legacy_code(const Error& error);
+
+}  // namespace kvmhub::http

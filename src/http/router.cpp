@@ -1,0 +1,154 @@
+#include "http/router.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace kvmhub::http {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> out;
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    while (true) {
+        auto slash = path.find('/');
+        out.push_back(path.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
+    }
+    return out;
+}
+
+bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+bool is_rest(std::string_view seg) { return is_param(seg) && seg[seg.size() - 2] == '*'; }
+std::string param_name(std::string_view seg) {
+    seg = seg.substr(1, seg.size() - 2);
+    if (!seg.empty() && seg.back() == '*') seg.remove_suffix(1);
+    return std::string(seg);
+}
+
+// Matches `path` against a compiled pattern; fills params on success.
+bool match_segments(const std::vector<std::string>& pattern, std::string_view path, Fields& params) {
+    auto parts = split_path(path);
+    params.clear();
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const std::string& seg = pattern[i];
+        if (is_rest(seg)) {
+            // The rest of the path, slashes included, possibly empty.
+            std::string rest;
+            for (std::size_t j = i; j < parts.size(); ++j) {
+                if (j > i) rest += '/';
+                rest += parts[j];
+            }
+            params.emplace_back(param_name(seg), std::move(rest));
+            return true;
+        }
+        if (i >= parts.size()) return false;
+        if (is_param(seg)) {
+            if (parts[i].empty()) return false;
+            params.emplace_back(param_name(seg), std::string(parts[i]));
+        } else if (seg != parts[i]) {
+            return false;
+        }
+    }
+    return parts.size() == pattern.size();
+}
+
+}  // namespace
+
+const char* access_name(Access a) {
+    switch (a) {
+        case Access::Unset: return "unset";
+        case Access::Public: return "public";
+        case Access::Admin: return "admin";
+        case Access::Tenant: return "tenant";
+    }
+    return "unset";
+}
+
+void Router::add(std::vector<Route> routes) {
+    for (auto& r : routes) routes_.push_back(std::move(r));
+    sealed_ = false;
+}
+
+void Router::set_guard(Access access, std::shared_ptr<const AccessGuard> guard) {
+    if (access == Access::Admin) admin_guard_ = std::move(guard);
+    if (access == Access::Tenant) tenant_guard_ = std::move(guard);
+}
+
+Status Router::seal() {
+    compiled_.clear();
+    std::set<std::string> seen;
+    for (const auto& r : routes_) {
+        std::string id = fmt::format("{} {} ({})", method_name(r.method), r.pattern, surface_name(r.surface));
+        if (r.access == Access::Unset) return fail(Errc::Internal, "router", "route " + id + " has no access class");
+        if (r.access == Access::Admin && !admin_guard_)
+            return fail(Errc::Internal, "router", "route " + id + " needs the admin guard, none installed");
+        if (r.access == Access::Tenant && !tenant_guard_)
+            return fail(Errc::Internal, "router", "route " + id + " needs the tenant guard, none installed");
+        if (!r.handler) return fail(Errc::Internal, "router", "route " + id + " has no handler");
+        if (r.pattern.empty() || r.pattern.front() != '/')
+            return fail(Errc::Internal, "router", "route " + id + ": pattern must start with '/'");
+        if (!seen.insert(id).second) return fail(Errc::Internal, "router", "route " + id + " is declared twice");
+        Compiled c;
+        for (auto seg : split_path(r.pattern)) c.segments.emplace_back(seg);
+        for (std::size_t i = 0; i + 1 < c.segments.size(); ++i)
+            if (is_rest(c.segments[i]))
+                return fail(Errc::Internal, "router", "route " + id + ": a {name*} segment must come last");
+        compiled_.push_back(std::move(c));
+    }
+    sealed_ = true;
+    return {};
+}
+
+Result<Match> Router::match(Method method, std::string_view path, const std::vector<Surface>& surfaces,
+                            std::string* allowed) const {
+    // HEAD is served by the GET route of the same path.
+    const Method wanted = method == Method::Head ? Method::Get : method;
+    std::string allow;
+    Match m;
+    // simplekvm's paths end in '/' ("/conf/host/"); accept them with or without it.
+    std::string with_slash;
+    if (!path.empty() && path.back() != '/') with_slash = std::string(path) + '/';
+    for (std::string_view candidate : {path, std::string_view(with_slash)}) {
+        if (candidate.empty()) continue;
+        for (std::size_t i = 0; i < routes_.size(); ++i) {
+            const Route& r = routes_[i];
+            if (std::find(surfaces.begin(), surfaces.end(), r.surface) == surfaces.end() ||
+                !match_segments(compiled_[i].segments, candidate, m.params)) continue;
+            if (r.method == wanted) {
+                m.route = &r;
+                return m;
+            }
+            if (allow.find(method_name(r.method)) == std::string::npos) {
+                if (!allow.empty()) allow += ", ";
+                allow += method_name(r.method);
+            }
+        }
+        if (!allow.empty()) break;
+    }
+    if (!allow.empty()) {
+        if (allowed) *allowed = allow;
+        return fail(Errc::BadInput, "method",
+                    fmt::format("{} is not allowed on {}; use {}", method_name(method), path, allow), 405);
+    }
+    return fail(Errc::NotFound, "path", fmt::format("no such route: {}", path));
+}
+
+Status Router::authorize(const Route& route, Request& request) const {
+    const AccessGuard* guard = nullptr;
+    switch (route.access) {
+        case Access::Public: return {};
+        case Access::Admin: guard = admin_guard_.get(); break;
+        case Access::Tenant: guard = tenant_guard_.get(); break;
+        case Access::Unset: break;
+    }
+    if (!sealed_ || guard == nullptr) return fail(Errc::Forbidden, "access", "route has no access decision");
+    auto who = guard->check(route.access, request);
+    if (!who) return tl::unexpected(who.error());
+    request.principal = std::move(*who);
+    return {};
+}
+
+}  // namespace kvmhub::http

@@ -1,0 +1,82 @@
+// Route tables: every route names its method, path pattern, surface, access class and
+// body limit. The router refuses to start when a route has no access class or when a
+// route needs a guard that was not installed, and it checks access before any handler runs.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "http/message.hpp"
+
+namespace kvmhub::http {
+
+enum class Access {
+    Unset,   // a route left without a decision; the router refuses it
+    Public,  // anyone
+    Admin,   // a valid admin token (Authorization: Bearer or the `token` cookie)
+    Tenant,  // a valid, unexpired, unrevoked tenant link for the VM in the path
+};
+
+const char* access_name(Access a);
+
+using Handler = std::function<Reply(Request&)>;
+
+struct Route {
+    Method method = Method::Get;
+    std::string pattern;  // "/vm/list/{host}/{uuid}"; a last segment "{name*}" takes the rest of the path
+    Access access = Access::Unset;
+    Surface surface = Surface::Admin;
+    Handler handler;
+    std::size_t body_limit = 0;  // 0 = the configured default (1 MiB)
+};
+
+// Decides who is calling. Returns the principal (user name, link id) or the refusal.
+class AccessGuard {
+public:
+    virtual ~AccessGuard() = default;
+    virtual Result<std::string> check(Access access, const Request& request) const = 0;
+};
+
+struct Match {
+    const Route* route = nullptr;
+    Fields params;
+};
+
+class Router {
+public:
+    // Adds routes; Router::seal() validates them all at once.
+    void add(std::vector<Route> routes);
+    // Installs the guard for an access class (Admin, Tenant).
+    void set_guard(Access access, std::shared_ptr<const AccessGuard> guard);
+    // Validates the table: access set, guards present, patterns well-formed, no duplicates.
+    Status seal();
+
+    // The route for `path` among those of `surfaces` (a listener's). NotFound when none; when
+    // the path exists with other methods, BadInput (legacy code 405) and `allowed` lists them.
+    Result<Match> match(Method method, std::string_view path, const std::vector<Surface>& surfaces,
+                        std::string* allowed = nullptr) const;
+
+    // Runs the guard for the route's access class; fills request.principal.
+    Status authorize(const Route& route, Request& request) const;
+
+    const std::vector<Route>& routes() const { return routes_; }
+
+private:
+    struct Compiled {
+        std::vector<std::string> segments;  // literal, or "{name}" / "{name*}"
+    };
+    std::vector<Route> routes_;
+    std::vector<Compiled> compiled_;
+    std::shared_ptr<const AccessGuard> admin_guard_;
+    std::shared_ptr<const AccessGuard> tenant_guard_;
+    bool sealed_ = false;
+};
+
+}  // namespace kvmhub::http

@@ -1,0 +1,465 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "common/log.hpp"
+
+namespace kvmhub::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+// A client's X-Request-Id is reused when it is short and plain, so logs can be joined.
+bool acceptable_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+    return true;
+}
+
+std::shared_ptr<asio::ssl::context> make_tls_context(const ListenerConfig& l) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                     asio::ssl::context::single_dh_use);
+    // TLS 1.2 gets forward-secret AEAD suites only; TLS 1.3 keeps OpenSSL's defaults.
+    SSL_CTX_set_cipher_list(ctx->native_handle(), "ECDHE+AESGCM:ECDHE+CHACHA20");
+    ctx->use_certificate_chain_file(l.tls_cert);
+    ctx->use_private_key_file(l.tls_key, asio::ssl::context::pem);
+    return ctx;
+}
+
+}  // namespace
+
+struct Server::Impl {
+    struct Listener {
+        ListenerConfig config;
+        tcp::acceptor acceptor;
+        std::shared_ptr<asio::ssl::context> tls;
+    };
+
+    // What stop() needs to know about a connection: whether it waits for a new request
+    // (then it is cancelled) or works on one (then it finishes and closes).
+    struct Connection {
+        bool idle = true;
+        std::function<void()> cancel;  // runs on the connection's strand only
+        asio::any_io_executor executor;
+    };
+
+    const Config& config;
+    const Router& router;
+    Metrics& metrics;
+    asio::io_context ioc;
+    asio::thread_pool workers;
+    std::vector<std::unique_ptr<Listener>> listeners;
+    asio::signal_set signals{ioc, SIGINT, SIGTERM};
+    asio::steady_timer grace_timer{ioc};
+    std::shared_ptr<spdlog::logger> logger = log::get("http");
+
+    std::mutex mutex;  // guards connections and stopping
+    std::map<std::uint64_t, Connection> connections;
+    bool stopping = false;
+    std::atomic<bool> cut_short{false};
+    std::atomic<std::uint64_t> next_id{1};
+    std::string id_prefix;
+
+    Impl(const Config& c, const Router& r, Metrics& m)
+        : config(c),
+          router(r),
+          metrics(m),
+          ioc(c.http.io_threads > 0 ? c.http.io_threads : static_cast<int>(std::thread::hardware_concurrency())),
+          workers(static_cast<std::size_t>(c.http.worker_threads > 0
+                                                ? c.http.worker_threads
+                                                : std::max(4u, 2 * std::thread::hardware_concurrency()))) {
+        id_prefix = fmt::format("{:08x}", randombytes_random());
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------------
+
+    Status listen() {
+        for (const auto& lc : config.listeners) {
+            auto where = fmt::format("listener {} ({}:{})", lc.name, lc.address, lc.port);
+            boost::system::error_code ec;
+            auto address = asio::ip::make_address(lc.address == "localhost" ? "127.0.0.1" : lc.address, ec);
+            if (ec) return fail(Errc::BadInput, where, "not an IP address: " + ec.message());
+            auto l = std::make_unique<Listener>(Listener{lc, tcp::acceptor(ioc), nullptr});
+            tcp::endpoint endpoint(address, lc.port);
+            l->acceptor.open(endpoint.protocol(), ec);
+            if (!ec) l->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+            if (!ec) l->acceptor.bind(endpoint, ec);
+            if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) return fail(Errc::Internal, where, "cannot listen: " + ec.message());
+            if (!lc.tls_cert.empty()) {
+                try {
+                    l->tls = make_tls_context(lc);
+                } catch (const boost::system::system_error& e) {
+                    return fail(Errc::BadInput, where, fmt::format("cannot load TLS certificate {} / key {}: {}",
+                                                                   lc.tls_cert, lc.tls_key, e.what()));
+                }
+            }
+            listeners.push_back(std::move(l));
+        }
+        return {};
+    }
+
+    bool run() {
+        for (auto& l : listeners) asio::co_spawn(ioc, accept_loop(*l), asio::detached);
+        signals.async_wait([this](boost::system::error_code ec, int signo) {
+            if (ec) return;
+            logger->info("signal received, shutting down signal={} grace_s={}", signo,
+                         config.http.shutdown_grace.count());
+            begin_stop();
+        });
+        std::vector<std::thread> threads;
+        const int n = config.http.io_threads > 0 ? config.http.io_threads
+                                                 : static_cast<int>(std::thread::hardware_concurrency());
+        for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
+        ioc.run();
+        for (auto& t : threads) t.join();
+        workers.join();
+        return !cut_short.load();
+    }
+
+    void stop() {
+        asio::post(ioc, [this] { begin_stop(); });
+    }
+
+    // Runs on the io_context.
+    void begin_stop() {
+        std::vector<std::pair<std::uint64_t, asio::any_io_executor>> idle;
+        {
+            std::lock_guard lock(mutex);
+            if (stopping) return;
+            stopping = true;
+            for (auto& [id, c] : connections)
+                if (c.idle) idle.emplace_back(id, c.executor);
+        }
+        boost::system::error_code ignored;
+        signals.cancel(ignored);
+        for (auto& l : listeners) l->acceptor.close(ignored);
+        for (auto& [id, executor] : idle) {
+            asio::post(executor, [this, id = id] {
+                std::function<void()> cancel;
+                {
+                    std::lock_guard lock(mutex);
+                    auto it = connections.find(id);
+                    if (it != connections.end() && it->second.idle) cancel = it->second.cancel;
+                }
+                if (cancel) cancel();
+            });
+        }
+        grace_timer.expires_after(config.http.shutdown_grace);
+        grace_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            logger->warn("shutdown grace period over, cutting remaining connections");
+            cut_short = true;
+            ioc.stop();
+        });
+        finish_if_drained();
+    }
+
+    void finish_if_drained() {
+        std::lock_guard lock(mutex);
+        if (stopping && connections.empty()) asio::post(ioc, [this] { grace_timer.cancel(); });
+    }
+
+    // ---- connections ------------------------------------------------------------------------
+
+    asio::awaitable<void> accept_loop(Listener& l) {
+        for (;;) {
+            auto [ec, socket] = co_await l.acceptor.async_accept(asio::make_strand(ioc), nothrow);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
+                logger->warn("accept failed listener={} error={}", l.config.name, ec.message());
+                continue;
+            }
+            auto executor = socket.get_executor();
+            asio::co_spawn(executor, connection(std::move(socket), l), asio::detached);
+        }
+    }
+
+    // Registers the connection; false when the server is already stopping.
+    bool enter(std::uint64_t id, asio::any_io_executor executor, std::function<void()> cancel) {
+        std::lock_guard lock(mutex);
+        if (stopping) return false;
+        connections.emplace(id, Connection{true, std::move(cancel), std::move(executor)});
+        return true;
+    }
+
+    void leave(std::uint64_t id) {
+        {
+            std::lock_guard lock(mutex);
+            connections.erase(id);
+        }
+        finish_if_drained();
+    }
+
+    // Marks the connection idle (waiting for a request) or busy; false = stop reading.
+    bool set_idle(std::uint64_t id, bool idle) {
+        std::lock_guard lock(mutex);
+        auto it = connections.find(id);
+        if (it == connections.end()) return false;
+        it->second.idle = idle;
+        return !(idle && stopping);
+    }
+
+    asio::awaitable<void> connection(tcp::socket socket, Listener& l) {
+        const std::uint64_t id = next_id++;
+        boost::system::error_code ec;
+        auto remote = socket.remote_endpoint(ec);
+        const std::string client_ip = ec ? std::string("unknown") : remote.address().to_string();
+        socket.set_option(tcp::no_delay(true), ec);
+        if (l.tls) {
+            beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *l.tls);
+            if (!enter(id, stream.get_executor(), [&stream] { beast::get_lowest_layer(stream).cancel(); })) co_return;
+            beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+            auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow);
+            if (!hs_ec) {
+                co_await serve(stream, l, id, client_ip, true);
+                beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+                co_await stream.async_shutdown(nothrow);
+            } else {
+                logger->debug("TLS handshake failed ip={} error={}", client_ip, hs_ec.message());
+            }
+        } else {
+            beast::tcp_stream stream(std::move(socket));
+            if (!enter(id, stream.get_executor(), [&stream] { stream.cancel(); })) co_return;
+            co_await serve(stream, l, id, client_ip, false);
+            stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        }
+        leave(id);
+    }
+
+    template <class Stream>
+    asio::awaitable<void> serve(Stream& stream, Listener& l, std::uint64_t conn_id, const std::string& client_ip,
+                                bool tls) {
+        beast::flat_buffer buffer;
+        for (;;) {
+            if (!set_idle(conn_id, true)) co_return;
+            bhttp::request_parser<bhttp::empty_body> head;
+            head.header_limit(kHeaderLimit);
+            // The route decides the body limit once the header is in (see handle()).
+            head.body_limit(std::numeric_limits<std::uint64_t>::max());
+            beast::get_lowest_layer(stream).expires_after(config.http.idle_timeout);
+            auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head, nothrow);
+            if (ec) {
+                if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
+                    ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset) {
+                    // A request we cannot parse: say so once, then close.
+                    Reply bad = Reply::error(Error{Errc::BadInput, "request", "malformed HTTP request: " + ec.message()});
+                    bad.close = true;
+                    co_await write_reply(stream, bad, 11, false, "-");
+                }
+                co_return;
+            }
+            set_idle(conn_id, false);
+            const auto started = std::chrono::steady_clock::now();
+            // Read before handle(): it moves the parser to read the body.
+            const unsigned version = head.get().version();
+            const bool client_keep_alive = head.get().keep_alive();
+            Request req;
+            Reply reply;
+            co_await handle(stream, buffer, head, l, req, reply, client_ip, tls);
+            const bool keep_alive = client_keep_alive && !reply.close && !is_stopping();
+            // Counted before the write, so a client that got its reply also sees it in /metrics.
+            record(req, reply, started);
+            co_await write_reply(stream, reply, version, keep_alive, req.request_id, req.method == Method::Head);
+            if (!keep_alive) co_return;
+        }
+    }
+
+    bool is_stopping() {
+        std::lock_guard lock(mutex);
+        return stopping;
+    }
+
+    // Routes, authorizes, reads the body and runs the handler; every refusal is a Reply.
+    template <class Stream>
+    asio::awaitable<void> handle(Stream& stream, beast::flat_buffer& buffer,
+                                 bhttp::request_parser<bhttp::empty_body>& head, Listener& l, Request& req,
+                                 Reply& reply, const std::string& client_ip, bool tls) {
+        const auto& h = head.get();
+        req.method = parse_method(h.method_string());
+        req.target = std::string(h.target());
+        req.client_ip = client_ip;
+        req.tls = tls;
+        req.route = "unmatched";
+        for (const auto& field : h) {
+            std::string name(field.name_string());
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            req.headers.emplace_back(std::move(name), std::string(field.value()));
+        }
+        const std::string* rid = req.header("x-request-id");
+        req.request_id = rid && acceptable_request_id(*rid) ? *rid : fmt::format("{}-{:x}", id_prefix, next_id++);
+
+        auto url = boost::urls::parse_origin_form(req.target);
+        if (!url) {
+            reply = Reply::error(Error{Errc::BadInput, "target", "malformed request target: " + url.error().message()});
+            reply.close = true;
+            co_return;
+        }
+        req.path = url->path();
+        for (auto param : url->params()) req.query.emplace_back(param.key, param.value);
+
+        std::string allowed;
+        auto match = router.match(req.method, req.path, l.config.surfaces, &allowed);
+        if (!match) {
+            reply = Reply::error(match.error());
+            if (!allowed.empty()) {
+                reply.status = 405;
+                reply.headers.emplace_back("Allow", allowed);
+            }
+            reply.close = h.has_content_length() || h.chunked();  // the body was not read
+            co_return;
+        }
+        const Route& route = *match->route;
+        req.route = route.pattern;
+        req.params = std::move(match->params);
+        req.surface = route.surface;
+
+        // Refuse before reading a body: an anonymous caller cannot make us buffer megabytes.
+        if (auto allowed_in = router.authorize(route, req); !allowed_in) {
+            reply = Reply::error(allowed_in.error());
+            reply.close = h.has_content_length() || h.chunked();
+            co_return;
+        }
+        const std::size_t limit = route.body_limit ? route.body_limit : config.http.body_limit;
+        if (head.content_length() && *head.content_length() > limit) {
+            reply = Reply::error(Error{Errc::TooLarge, "body",
+                                       fmt::format("request body of {} bytes is over the limit of {} bytes",
+                                                   *head.content_length(), limit)});
+            reply.close = true;
+            co_return;
+        }
+        if (h.has_content_length() || h.chunked()) {
+            if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, h.version()};
+                auto [ec, n] = co_await bhttp::async_write(stream, cont, nothrow);
+                if (ec) {
+                    reply.close = true;
+                    co_return;
+                }
+            }
+            bhttp::request_parser<bhttp::string_body> full(std::move(head));
+            full.body_limit(limit);
+            beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+            auto [ec, n] = co_await bhttp::async_read(stream, buffer, full, nothrow);
+            if (ec == bhttp::error::body_limit) {
+                reply = Reply::error(
+                    Error{Errc::TooLarge, "body", fmt::format("request body is over the limit of {} bytes", limit)});
+                reply.close = true;
+                co_return;
+            }
+            if (ec) {
+                reply = Reply::error(Error{Errc::BadInput, "body", "cannot read the request body: " + ec.message()});
+                reply.close = true;
+                co_return;
+            }
+            req.body = std::move(full.get().body());
+        }
+        reply = co_await asio::co_spawn(
+            workers, [&]() -> asio::awaitable<Reply> { co_return invoke(route, req); }, asio::use_awaitable);
+    }
+
+    Reply invoke(const Route& route, Request& req) {
+        try {
+            return route.handler(req);
+        } catch (const std::exception& e) {
+            logger->error("handler threw req={} route={} error={}", req.request_id, route.pattern, e.what());
+            return Reply::error(Error{Errc::Internal, "server", "internal error; see the server log, request " +
+                                                                    req.request_id});
+        }
+    }
+
+    template <class Stream>
+    asio::awaitable<void> write_reply(Stream& stream, const Reply& reply, unsigned version, bool keep_alive,
+                                      const std::string& request_id, bool head_only = false) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), version};
+        res.set(bhttp::field::server, "kvmhub");
+        res.set(bhttp::field::content_type, reply.content_type);
+        res.set("X-Request-Id", request_id);
+        for (const auto& [name, value] : reply.headers) res.insert(name, value);
+        res.keep_alive(keep_alive);
+        if (head_only) {
+            res.content_length(reply.body.size());
+        } else {
+            res.body() = reply.body;
+            res.prepare_payload();
+        }
+        beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+        bhttp::response_serializer<bhttp::string_body> sr{res};
+        if (head_only) sr.split(true);
+        if (head_only) {
+            co_await bhttp::async_write_header(stream, sr, nothrow);
+        } else {
+            co_await bhttp::async_write(stream, sr, nothrow);
+        }
+    }
+
+    void record(const Request& req, const Reply& reply, std::chrono::steady_clock::time_point started) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const std::string status = std::to_string(reply.status);
+        metrics
+            .counter("kvmhub_http_requests_total", "HTTP requests by route, method and status",
+                     {{"route", req.route}, {"method", method_name(req.method)}, {"status", status}})
+            .inc();
+        metrics.histogram("kvmhub_http_request_duration_seconds", "HTTP request latency by route", {{"route", req.route}})
+            .observe(seconds);
+        if (config.http.access_log)
+            logger->info("request req={} ip={} user={} method={} path={} route={} status={} ms={:.2f}", req.request_id,
+                         req.client_ip, req.principal.empty() ? "-" : req.principal, method_name(req.method), req.path,
+                         req.route, reply.status, seconds * 1000);
+    }
+};
+
+Server::Server(const Config& config, const Router& router, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(config, router, metrics)) {}
+
+Server::~Server() = default;
+
+Status Server::listen() { return impl_->listen(); }
+
+std::vector<BoundListener> Server::bound() const {
+    std::vector<BoundListener> out;
+    for (const auto& l : impl_->listeners) {
+        boost::system::error_code ec;
+        auto ep = l->acceptor.local_endpoint(ec);
+        out.push_back(BoundListener{l->config.name, ep.address().to_string(), ep.port(), l->tls != nullptr});
+    }
+    return out;
+}
+
+bool Server::run() { return impl_->run(); }
+
+void Server::stop() { impl_->stop(); }
+
+}  // namespace kvmhub::http
