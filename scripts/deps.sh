@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git clang-format
   # libraries (Boost 1.81 only: it conflicts with the default 1.74 -dev packages)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev nlohmann-json3-dev libsodium-dev
+  libssl-dev nlohmann-json3-dev libsodium-dev libarchive-dev
   libsqlite3-dev libsqlitecpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libexpected-dev
   # tests and benchmarks
