@@ -271,7 +271,7 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
         members.push_back(Member{std::move(name), std::move(*data)});
     }
     if (!announced) return fail(Errc::BadInput, std::string(kManifestName), "manifest.json: missing");
-    // A gzip stream cut at a member boundary would otherwise pass for a smaller backup.
+    // Members dropped from a re-packed archive pass every gzip and tar check; the count does not.
     if (*announced != members.size()) {
         return fail(Errc::BadInput, std::string(kManifestName),
                     "manifest.json: lists " + std::to_string(*announced) + " keys, the archive holds " +
