@@ -142,16 +142,18 @@ Result<FormPart> parse_part(std::string_view raw, std::size_t index) {
     } else {
         // Look no further than the cap: the data may be large and hold blank lines of its own.
         header_end = raw.substr(0, kMaxPartHeaderBytes + 4).find("\r\n\r\n");
-        if (header_end == std::string_view::npos) {
-            if (raw.size() > kMaxPartHeaderBytes) {
-                return fail(Errc::TooLarge, "body", where + ": header block larger than 8 KiB");
-            }
+        data_start = header_end + 4;
+        if (header_end == std::string_view::npos && raw.ends_with(kCrlf)) {
+            // RFC 2046 allows headers and no body: the delimiter's CRLF makes the blank line.
+            header_end = raw.size() - kCrlf.size();
+            data_start = raw.size();
+        }
+        if (header_end == std::string_view::npos && raw.size() <= kMaxPartHeaderBytes) {
             return bad_body(where + ": header block not ended by a blank line");
         }
-        if (header_end > kMaxPartHeaderBytes) {
+        if (header_end == std::string_view::npos || header_end > kMaxPartHeaderBytes) {
             return fail(Errc::TooLarge, "body", where + ": header block larger than 8 KiB");
         }
-        data_start = header_end + 4;
     }
     if (auto ok = parse_headers(raw.substr(0, header_end), index, part); !ok) return tl::unexpected(ok.error());
     part.data = raw.substr(data_start);

@@ -112,6 +112,15 @@ TEST(Multipart, UnescapesQuotedParameters) {
     EXPECT_EQ((*parts)[0].filename, "a \"quoted\" C:\\dir\\x.tgz");
 }
 
+TEST(Multipart, AcceptsAPartWithHeadersAndNoBody) {
+    auto parts = parse_multipart("multipart/form-data; boundary=b",
+                                 "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n--b--");
+    ASSERT_TRUE(parts) << parts.error().desc;
+    ASSERT_EQ(parts->size(), 1u);
+    EXPECT_EQ((*parts)[0].name, "a");
+    EXPECT_EQ((*parts)[0].data, "");
+}
+
 TEST(Multipart, AcceptsAnEmptyForm) {
     auto parts = parse_multipart("multipart/form-data; boundary=b", "--b--\r\n");
     ASSERT_TRUE(parts);
