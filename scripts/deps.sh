@@ -11,9 +11,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev nlohmann-json3-dev libsodium-dev libarchive-dev
   libsqlite3-dev libsqlitecpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libtomlplusplus-dev libexpected-dev
+  libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev curl wrk
+  libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
 )
 
 missing=()

@@ -14,14 +14,19 @@
 #include <nlohmann/json.hpp>
 
 #include "api/routes.hpp"
+#include "auth/audit.hpp"
 #include "auth/jwt.hpp"
 #include "auth/secrets.hpp"
+#include "auth/ssh_identity.hpp"
 #include "auth/throttle.hpp"
 #include "auth/users.hpp"
+#include "catalog/bootstrap.hpp"
+#include "catalog/catalog.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
+#include "virt/probe.hpp"
 
 namespace kvmhub {
 namespace {
@@ -47,6 +52,9 @@ struct Services {
     std::unique_ptr<auth::UserService> users;
     std::unique_ptr<auth::TokenSigner> tokens;
     std::unique_ptr<auth::LoginThrottle> throttle;
+    std::unique_ptr<auth::AuditLog> audit;
+    catalog::CurlUrlProbe url_probe;
+    std::unique_ptr<catalog::Catalog> catalog;
 
     explicit Services(const Config& c) : config(c) {}
 
@@ -65,10 +73,22 @@ struct Services {
         const auto& a = config.auth;
         throttle = std::make_unique<auth::LoginThrottle>(clock, a.login_max_failures_per_user,
                                                          a.login_max_failures_per_ip, a.login_window, a.login_lockout);
+        audit = std::make_unique<auth::AuditLog>(*store, clock);
+        catalog = std::make_unique<catalog::Catalog>(*store, config, url_probe);
         return {};
     }
 
-    api::ApiContext context() { return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle}; }
+    // First start (and upgrades): shipped templates, variables, demo hosts, the ssh key pair.
+    Status bootstrap() {
+        auto report = catalog::bootstrap_catalog(*store, *catalog, config.demo, virt::connection_answers);
+        if (!report) return tl::unexpected(report.error());
+        if (auto key = auth::ensure_ssh_identity(*store); !key) return tl::unexpected(key.error());
+        return {};
+    }
+
+    api::ApiContext context() {
+        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog};
+    }
 };
 
 Status ensure_data_dir(const Config& config) {
@@ -84,6 +104,7 @@ int serve(const Config& config) {
     if (auto ok = services.open(config.store.sqlite_path); !ok) return runtime_error(ok.error());
     auto created = services.users->ensure_admin(config.auth.initial_admin_password);
     if (!created) return runtime_error(created.error());
+    if (auto ok = services.bootstrap(); !ok) return runtime_error(ok.error());
 
     auto ctx = services.context();
     http::Router router;

@@ -12,7 +12,12 @@ namespace kvmhub::auth {
 class UserService;
 class TokenSigner;
 class LoginThrottle;
+class AuditLog;
 }  // namespace kvmhub::auth
+
+namespace kvmhub::catalog {
+class Catalog;
+}  // namespace kvmhub::catalog
 
 namespace kvmhub::api {
 
@@ -24,6 +29,8 @@ struct ApiContext {
     auth::UserService& users;
     auth::TokenSigner& tokens;
     auth::LoginThrottle& throttle;
+    auth::AuditLog& audit;
+    catalog::Catalog& catalog;
 };
 
 }  // namespace kvmhub::api

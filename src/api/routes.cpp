@@ -1,13 +1,30 @@
 #include "api/routes.hpp"
 
 #include "api/admin_guard.hpp"
+#include "auth/audit.hpp"
 
 namespace kvmhub::api {
+
+http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action,
+                    const std::string& target, const Status& result, const nlohmann::json& ok_fields) {
+    ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal, action, target,
+                                      result ? "ok" : result.error().desc, request.request_id});
+    return result ? http::Reply::ok(ok_fields) : http::Reply::error(result.error());
+}
+
+Result<std::string> required_query(const http::Request& request, const std::string& name) {
+    const std::string* value = request.query_param(name);
+    if (value == nullptr || value->empty())
+        return fail(Errc::BadInput, name, "query parameter '" + name + "' is required", 800);
+    return *value;
+}
 
 Status build_router(http::Router& router, ApiContext& ctx) {
     router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens));
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));
+    router.add(catalog_routes(ctx));
+    router.add(template_routes(ctx));
     return router.seal();
 }
 

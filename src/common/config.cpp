@@ -352,6 +352,8 @@ Status finish(Config& config) {
     if (config.store.sqlite_path.empty())
         config.store.sqlite_path = (std::filesystem::path(config.data_dir) / "kvmhub.db").string();
     if (config.gold_srv.empty()) config.gold_srv = config.meta_srv;
+    if (config.gold_dir.empty()) config.gold_dir = (std::filesystem::path(config.data_dir) / "gold").string();
+    if (config.iso_dir.empty()) config.iso_dir = (std::filesystem::path(config.data_dir) / "iso").string();
     if (config.ctrl_srv.empty()) config.ctrl_srv = config.meta_srv;
     if (config.store.backend == StoreBackend::Etcd && config.store.etcd_endpoints.empty())
         return fail(Errc::BadInput, "store.etcd_endpoints",

@@ -74,6 +74,9 @@ struct Config {
     std::string ctrl_key;                      // secret; masked in dumps
     std::map<std::string, std::string> actions;  // every ACT_* value, passed to action scripts
 
+    std::string gold_dir;  // local gold images (file:// URIs must point inside); default <data_dir>/gold
+    std::string iso_dir;   // local ISO images; default <data_dir>/iso
+
     bool demo = true;  // register demo hosts on first start
 };
 

@@ -90,6 +90,8 @@ json config_to_json(const Config& c) {
 
     out["config_file"] = c.config_file;
     out["data_dir"] = c.data_dir;
+    out["gold_dir"] = c.gold_dir;
+    out["iso_dir"] = c.iso_dir;
     out["log_level"] = c.log_level;
     out["demo"] = c.demo;
     out["listeners"] = json::array();

@@ -38,8 +38,11 @@ std::string HttpResponse::header(const std::string& lower_name) const {
     return it == headers.end() ? std::string() : it->second;
 }
 
-HttpResponse http_request(const std::string& method, const std::string& url, const std::string& body,
-                          const HttpOptions& options) {
+namespace {
+
+// Runs a prepared handle with the common options; `configure` adds the method and body.
+template <typename Configure>
+HttpResponse perform(const std::string& url, const HttpOptions& options, Configure configure) {
     static std::once_flag init;
     std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     HttpResponse response;
@@ -49,12 +52,7 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
     // No "Expect: 100-continue" unless a test asks for it.
     headers.reset(curl_slist_append(headers.release(), "Expect:"));
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);
-    if (!body.empty() || method == "POST" || method == "PUT") {
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    }
+    configure(curl.get());
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append_body);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);
@@ -70,6 +68,33 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
     }
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
     return response;
+}
+
+}  // namespace
+
+HttpResponse http_request(const std::string& method, const std::string& url, const std::string& body,
+                          const HttpOptions& options) {
+    return perform(url, options, [&](CURL* curl) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+        if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        if (!body.empty() || method == "POST" || method == "PUT") {
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+        }
+    });
+}
+
+HttpResponse http_upload(const std::string& url, const std::string& field, const std::string& filename,
+                         const std::string& data, const HttpOptions& options) {
+    CPtr<curl_mime, curl_mime_free> mime;
+    return perform(url, options, [&](CURL* curl) {
+        mime.reset(curl_mime_init(curl));
+        curl_mimepart* part = curl_mime_addpart(mime.get());
+        curl_mime_name(part, field.c_str());
+        curl_mime_filename(part, filename.c_str());
+        curl_mime_data(part, data.data(), data.size());
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime.get());
+    });
 }
 
 HttpOptions bearer(const std::string& token) {

@@ -35,6 +35,10 @@ inline HttpResponse http_post(const std::string& url, const std::string& body, c
     return http_request("POST", url, body, options);
 }
 
+// POST multipart/form-data with one file field (as `curl -F field=@file` sends it).
+HttpResponse http_upload(const std::string& url, const std::string& field, const std::string& filename,
+                         const std::string& data, const HttpOptions& options = {});
+
 // "Authorization: Bearer <token>" as a header list.
 HttpOptions bearer(const std::string& token);
 

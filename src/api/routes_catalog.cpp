@@ -1,0 +1,102 @@
+// Catalog routes (simplekvm paths): hosts, gold images, ISOs, and the /tpl/ listings.
+#include "api/json_body.hpp"
+#include "api/routes.hpp"
+#include "catalog/catalog.hpp"
+
+namespace kvmhub::api {
+namespace {
+
+using http::Access;
+using http::Method;
+using http::Reply;
+using http::Request;
+
+// Answers `{"<field>": value}` or the error.
+template <typename T>
+Reply listing(const char* field, const Result<T>& value, nlohmann::json extra = nlohmann::json::object()) {
+    if (!value) return Reply::error(value.error());
+    extra[field] = *value;
+    return Reply::ok(extra);
+}
+
+std::string param(const Request& req, const char* name) {
+    const std::string* value = req.param(name);
+    return value ? *value : std::string();
+}
+
+Reply host_put(ApiContext& ctx, Request& req) {
+    auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    auto name = ctx.catalog.put_host(*body);
+    const std::string target = body->value("name", std::string());
+    if (!name) return audited(ctx, req, "host.put", target, tl::unexpected(name.error()));
+    return audited(ctx, req, "host.put", *name, {}, {{"name", *name}});
+}
+
+Reply host_delete(ApiContext& ctx, Request& req) {
+    auto name = required_query(req, "name");
+    if (!name) return Reply::error(name.error());
+    return audited(ctx, req, "host.delete", *name, ctx.catalog.delete_host(*name));
+}
+
+Reply gold_put(ApiContext& ctx, Request& req) {
+    auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    const std::string target = body->value("arch", std::string()) + "/" + body->value("name", std::string());
+    return audited(ctx, req, "gold.put", target, ctx.catalog.put_gold(*body));
+}
+
+Reply gold_delete(ApiContext& ctx, Request& req) {
+    auto name = required_query(req, "name");
+    if (!name) return Reply::error(name.error());
+    auto arch = required_query(req, "arch");
+    if (!arch) return Reply::error(arch.error());
+    return audited(ctx, req, "gold.delete", *arch + "/" + *name, ctx.catalog.delete_gold(*name, *arch));
+}
+
+Reply iso_put(ApiContext& ctx, Request& req) {
+    auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    return audited(ctx, req, "iso.put", body->value("name", std::string()), ctx.catalog.put_iso(*body));
+}
+
+Reply iso_delete(ApiContext& ctx, Request& req) {
+    auto name = required_query(req, "name");
+    if (!name) return Reply::error(name.error());
+    return audited(ctx, req, "iso.delete", *name, ctx.catalog.delete_iso(*name));
+}
+
+Reply tpl_host(ApiContext& ctx, Request&) { return listing("host", ctx.catalog.host_view()); }
+
+Reply tpl_device(ApiContext& ctx, Request& req) {
+    return listing("device", ctx.catalog.device_view(param(req, "host")));
+}
+
+Reply tpl_gold(ApiContext& ctx, Request& req) {
+    return listing("gold", ctx.catalog.golds(param(req, "arch")), {{"server", ctx.config.gold_srv}});
+}
+
+Reply tpl_iso(ApiContext& ctx, Request&) {
+    return listing("iso", ctx.catalog.isos(), {{"server", ctx.config.meta_srv}});
+}
+
+}  // namespace
+
+std::vector<http::Route> catalog_routes(ApiContext& ctx) {
+    return {
+        {Method::Post, "/conf/host/", Access::Admin, Surface::Admin, bind(ctx, host_put), 0},
+        {Method::Delete, "/conf/host/", Access::Admin, Surface::Admin, bind(ctx, host_delete), 0},
+        {Method::Post, "/conf/gold/", Access::Admin, Surface::Admin, bind(ctx, gold_put), 0},
+        {Method::Delete, "/conf/gold/", Access::Admin, Surface::Admin, bind(ctx, gold_delete), 0},
+        {Method::Post, "/conf/iso/", Access::Admin, Surface::Admin, bind(ctx, iso_put), 0},
+        {Method::Delete, "/conf/iso/", Access::Admin, Surface::Admin, bind(ctx, iso_delete), 0},
+        {Method::Get, "/tpl/host/", Access::Admin, Surface::Admin, bind(ctx, tpl_host), 0},
+        {Method::Get, "/tpl/device/", Access::Admin, Surface::Admin, bind(ctx, tpl_device), 0},
+        {Method::Get, "/tpl/device/{host}", Access::Admin, Surface::Admin, bind(ctx, tpl_device), 0},
+        {Method::Get, "/tpl/gold/", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
+        {Method::Get, "/tpl/gold/{arch}", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
+        {Method::Get, "/tpl/iso/", Access::Admin, Surface::Admin, bind(ctx, tpl_iso), 0},
+    };
+}
+
+}  // namespace kvmhub::api

@@ -1,0 +1,149 @@
+// Templates, the manager's ssh key, backup/restore and the audit log.
+#include <fmt/format.h>
+
+#include "api/routes.hpp"
+#include "auth/audit.hpp"
+#include "auth/ssh_identity.hpp"
+#include "catalog/backup.hpp"
+#include "catalog/catalog.hpp"
+#include "http/multipart.hpp"
+
+namespace kvmhub::api {
+namespace {
+
+using http::Access;
+using http::Method;
+using http::Reply;
+using http::Request;
+
+constexpr std::size_t kRestoreBodyLimit = 64 << 20;
+
+Result<catalog::TemplateKind> kind_of(const Request& req) {
+    const std::string* kind = req.param("kind");
+    return catalog::parse_kind(kind ? *kind : "");
+}
+
+std::string name_of(const Request& req) {
+    const std::string* name = req.param("name");
+    return name ? *name : std::string();
+}
+
+Reply template_get(ApiContext& ctx, Request& req) {
+    auto kind = kind_of(req);
+    if (!kind) return Reply::error(kind.error());
+    auto source = ctx.catalog.template_source(*kind, name_of(req));
+    if (!source) return Reply::error(source.error());
+    return Reply::text(std::move(*source));
+}
+
+Reply template_put(ApiContext& ctx, Request& req) {
+    auto kind = kind_of(req);
+    if (!kind) return Reply::error(kind.error());
+    const std::string target = fmt::format("{}/{}", catalog::kind_name(*kind), name_of(req));
+    return audited(ctx, req, "template.put", target, ctx.catalog.put_template(*kind, name_of(req), req.body));
+}
+
+Reply template_delete(ApiContext& ctx, Request& req) {
+    auto kind = kind_of(req);
+    if (!kind) return Reply::error(kind.error());
+    const std::string target = fmt::format("{}/{}", catalog::kind_name(*kind), name_of(req));
+    return audited(ctx, req, "template.delete", target, ctx.catalog.delete_template(*kind, name_of(req)));
+}
+
+Reply template_list(ApiContext& ctx, Request& req) {
+    auto kind = kind_of(req);
+    if (!kind) return Reply::error(kind.error());
+    auto names = ctx.catalog.template_names(*kind);
+    if (!names) return Reply::error(names.error());
+    return Reply::ok({{"templates", *names}});
+}
+
+Reply conf_domains(ApiContext& ctx, Request&) {
+    auto names = ctx.catalog.template_names(catalog::TemplateKind::Domain);
+    if (!names) return Reply::error(names.error());
+    return Reply::ok({{"domains", *names}});
+}
+
+Reply conf_devices(ApiContext& ctx, Request&) {
+    auto devices = ctx.catalog.device_descriptions();
+    if (!devices) return Reply::error(devices.error());
+    return Reply::ok({{"devices", *devices}});
+}
+
+Reply ssh_pubkey(ApiContext& ctx, Request&) {
+    auto key = auth::ensure_ssh_identity(ctx.store);
+    if (!key) return Reply::error(key.error());
+    return Reply::text(*key + "\n");
+}
+
+catalog::BackupSpec backup_spec(ApiContext& ctx) {
+    catalog::BackupSpec spec;
+    spec.prefixes = {std::string(catalog::kCatalogPrefix), std::string(catalog::kTemplatesPrefix)};
+    spec.validate = [&ctx](const std::string& key, const std::string& value) {
+        return ctx.catalog.validate_record(key, value);
+    };
+    return spec;
+}
+
+Reply backup(ApiContext& ctx, Request& req) {
+    auto archive = catalog::make_backup(ctx.store, backup_spec(ctx), ctx.clock);
+    if (!archive) return Reply::error(archive.error());
+    std::time_t now = ctx.clock.now_seconds();
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+    Reply reply = Reply::text(std::move(*archive), "application/gzip");
+    reply.headers.emplace_back("Content-Disposition", fmt::format("attachment; filename=\"{}.tgz\"", stamp));
+    ctx.audit.record(auth::AuditEntry{req.principal, "backup", "catalog", "ok", req.request_id});
+    return reply;
+}
+
+Reply restore(ApiContext& ctx, Request& req) {
+    const std::string* content_type = req.header("content-type");
+    auto parts = http::parse_multipart(content_type ? *content_type : "", req.body);
+    if (!parts) return Reply::error(parts.error());
+    const http::FormPart* file = http::find_part(*parts, "file");
+    if (file == nullptr)
+        return Reply::error(Error{Errc::BadInput, "file", "send the backup as the multipart field 'file'", 800});
+    const std::string* replace = req.query_param("replace");
+    auto report = catalog::restore_backup(ctx.store, backup_spec(ctx), file->data, replace && *replace == "true");
+    if (!report) return audited(ctx, req, "restore", file->filename, tl::unexpected(report.error()));
+    return audited(ctx, req, "restore", file->filename, {},
+                   {{"total", report->total}, {"apply", report->apply}, {"skip", report->skip}});
+}
+
+Reply audit_list(ApiContext& ctx, Request& req) {
+    std::size_t limit = 100;
+    if (const std::string* text = req.query_param("limit")) {
+        char* end = nullptr;
+        unsigned long value = std::strtoul(text->c_str(), &end, 10);
+        if (text->empty() || *end != '\0' || value < 1 || value > 1000)
+            return Reply::error(Error{Errc::BadInput, "limit", "limit must be a number from 1 to 1000"});
+        limit = value;
+    }
+    const std::string* before = req.query_param("before");
+    auto page = ctx.audit.list(limit, before ? *before : "");
+    if (!page) return Reply::error(page.error());
+    return Reply::ok({{"audit", page->entries}, {"next", page->next}});
+}
+
+}  // namespace
+
+std::vector<http::Route> template_routes(ApiContext& ctx) {
+    return {
+        {Method::Get, "/conf/domains/", Access::Admin, Surface::Admin, bind(ctx, conf_domains), 0},
+        {Method::Get, "/conf/devices/", Access::Admin, Surface::Admin, bind(ctx, conf_devices), 0},
+        {Method::Get, "/conf/ssh_pubkey/", Access::Admin, Surface::Admin, bind(ctx, ssh_pubkey), 0},
+        {Method::Get, "/conf/template/{kind}/", Access::Admin, Surface::Admin, bind(ctx, template_list), 0},
+        {Method::Get, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_get), 0},
+        {Method::Put, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_put), 0},
+        {Method::Post, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_put), 0},
+        {Method::Delete, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_delete), 0},
+        {Method::Get, "/conf/backup/", Access::Admin, Surface::Admin, bind(ctx, backup), 0},
+        {Method::Post, "/conf/restore/", Access::Admin, Surface::Admin, bind(ctx, restore), kRestoreBodyLimit},
+        {Method::Get, "/api/audit", Access::Admin, Surface::Admin, bind(ctx, audit_list), 0},
+    };
+}
+
+}  // namespace kvmhub::api

@@ -1,0 +1,6 @@
+{#- Empty CD-ROM; put media in with /vm/cdrom -#}
+<disk type='file' device='cdrom'>
+  <driver name='qemu' type='raw'/>
+  <target dev='{{ vm_last_disk }}' bus='{{ vm_disk_bus | default('sata', true) }}'/>
+  <readonly/>
+</disk>
