@@ -14,6 +14,10 @@ packages=(
   libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
+  # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
+  cpio qemu-system-x86 qemu-utils
+  # tests: cidata ISOs for the test guest
+  xorriso
 )
 
 missing=()
