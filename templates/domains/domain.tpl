@@ -14,8 +14,13 @@
   </cpu>
 {%- endif %}
 {%- endmacro -%}
+{#- CD-ROM bus: IDE on the pc machine (Debian's cloud kernel has no AHCI, so it cannot see a
+    SATA CD-ROM), SATA on q35 (no IDE there), virtio-scsi on aarch64 virt. -#}
 {%- macro cdbus() -%}
-{%- if vm_disk_bus in ['sata', 'scsi', 'ide'] -%}{{ vm_disk_bus }}{%- elif vm_arch == 'aarch64' -%}scsi{%- else -%}sata{%- endif -%}
+{%- if vm_disk_bus in ['sata', 'scsi', 'ide'] -%}{{ vm_disk_bus }}
+{%- elif vm_arch == 'aarch64' -%}scsi
+{%- elif 'q35' in vm_machine | default('pc', true) -%}sata
+{%- else -%}ide{%- endif -%}
 {%- endmacro -%}
 <domain type='{{ host.domain_type | default('qemu', true) }}'>
   <name>{{ vm_name | default('vmsrv', true) }}-{{ vm_uuid }}</name>

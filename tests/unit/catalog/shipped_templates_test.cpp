@@ -86,6 +86,15 @@ TEST_F(ShippedTemplates, DomainTypeFollowsTheHostAndDefaultsToQemu) {
     EXPECT_NE(kvm.find("host-model"), std::string::npos) << "x86_64 with KVM uses host-model by default";
 }
 
+TEST_F(ShippedTemplates, TheCidataCdromIsIdeOnPcAndSataOnQ35) {
+    std::string pc = render("domain", "domain", vm_context());
+    EXPECT_NE(pc.find("<target dev='hda' bus='ide'/>"), std::string::npos) << pc;
+    json context = vm_context();
+    context["vm_machine"] = "pc-q35-7.2";
+    std::string q35 = render("domain", "domain", context);
+    EXPECT_NE(q35.find("<target dev='sda' bus='sata'/>"), std::string::npos) << q35;
+}
+
 TEST_F(ShippedTemplates, NoCloudModePutsTheSeedInTheSmbiosSerial) {
     json context = vm_context();
     context["vm_meta_enum"] = "NOCLOUD";
@@ -124,7 +133,7 @@ TEST_F(ShippedTemplates, DeviceTemplatesRenderToDevicesLibvirtAccepts) {
     const std::string domain = render("domain", "domain", vm_context());
     for (const char* device : {"net.user", "net.default", "net.br-ext", "cdrom.null", "disk.rbd", "disk.file"}) {
         json context = vm_context();
-        context["vm_last_disk"] = std::string(device) == "cdrom.null" ? "sdb" : "vdb";
+        context["vm_last_disk"] = std::string(device) == "cdrom.null" ? "hdb" : "vdb";
         context["rbd_secret_uuid"] = "0a0b0c0d-0000-4000-8000-000000000001";
         std::string with_device = domain;
         with_device.insert(with_device.rfind("</devices>"), render("device", device, context));
