@@ -152,7 +152,7 @@ Renderer::Eval Renderer::eval_call(const Expr& e, const Scope& scope) {
     if (callee.kind() == Value::Kind::Macro) return call_macro(e, callee.macro(), args, scope);
     if (e.name == "range" && callee.is_undefined()) return call_range(e, args);
     if (callee.is_undefined()) return fault(e.pos, fmt::format("'{}' is undefined", e.name));
-    return fault(e.pos, fmt::format("'{}' is a {}, not a macro", e.name, callee.type_name()));
+    return fault(e.pos, fmt::format("'{}' is not a macro (it is of type '{}')", e.name, callee.type_name()));
 }
 
 Renderer::Eval Renderer::call_macro(const Expr& e, const Value::Macro& m, std::vector<Value>& args, const Scope&) {
