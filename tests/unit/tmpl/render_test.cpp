@@ -113,6 +113,14 @@ TEST(TmplRenderLimits, MacroRecursionIsCapped) {
     EXPECT_EQ(render("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{% endif %}x{% endmacro %}{{ f(60)|length }}"), "61");
 }
 
+TEST(TmplRenderLimits, DeepExpressionsInsideRecursionAreCapped) {
+    std::string nots;
+    for (int i = 0; i < 50; ++i) nots += "not ";
+    const std::string src = "{% macro f(n) %}{% if n %}{{ " + nots + "f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}";
+    EXPECT_EQ(render(src).substr(0, 13), "RENDER ERROR:");
+    EXPECT_NE(render(src).find("nested too deeply to render"), std::string::npos);
+}
+
 TEST(TmplRenderLimits, OutputIsCapped) {
     RenderOptions small;
     small.max_output_bytes = 100;
