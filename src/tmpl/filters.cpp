@@ -185,7 +185,7 @@ FilterResult f_replace(FilterEnv& env, const Value& v, const Args& args) {
     if (args.size() > 2 && args[2].kind() == Value::Kind::Int) count = args[2].as_int();
     std::string out;
     std::size_t pos = 0;
-    if (env.budget != nullptr) env.budget->take(s->size() / 64);
+    if (env.budget != nullptr && !env.budget->take(s->size() / 64 + s->size() * from->size() / 4096)) return Value();
     for (; count != 0; --count) {
         if (from->empty()) {  // Python inserts the replacement before every character and at the end
             out += *to;
@@ -213,7 +213,7 @@ FilterResult f_replace(FilterEnv& env, const Value& v, const Args& args) {
 FilterResult f_join(FilterEnv& env, const Value& v, const Args& args) {
     Args items;
     if (!elements(v, items)) return tl::unexpected(fmt::format("cannot join a {}", v.type_name()));
-    if (env.budget != nullptr) env.budget->take(items.size());
+    if (env.budget != nullptr && !env.budget->take(items.size())) return Value();
     const Value sep = args.empty() ? Value(std::string()) : args[0];
     // With autoescape, joining safe text with unsafe text escapes the unsafe parts and stays safe (as Jinja).
     const bool escape =
@@ -263,7 +263,7 @@ FilterResult f_random(FilterEnv& env, const Value& v, const Args&) {
 FilterResult f_tojson(FilterEnv& env, const Value& v, const Args&) {
     auto s = to_json(v, env.max_bytes);
     if (!s) return tl::unexpected(s.error());
-    if (env.budget != nullptr) env.budget->take(s->size() / 64);
+    if (env.budget != nullptr && !env.budget->take(s->size() / 64)) return Value();
     return Value(std::move(*s));
 }
 

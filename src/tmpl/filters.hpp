@@ -19,7 +19,7 @@ namespace kvmhub::tmpl {
 struct FilterEnv {
     bool autoescape = false;
     std::size_t max_bytes = 0;  // no string may grow past this
-    Budget* budget = nullptr;   // work charged for long inputs
+    Budget* budget = nullptr;   // work charged for long inputs; a filter may give up once it is exhausted
     std::uint64_t (*random)(void* state) = nullptr;
     void* random_state = nullptr;
 };

@@ -161,7 +161,7 @@ OpResult repeat(const Value& seq, std::int64_t n, const OpLimits& limits, Budget
     if (seq.is_string()) {
         const std::size_t len = seq.str().size();
         if (count > limits.max_bytes / len) return tl::unexpected(too_large(limits.max_bytes));
-        budget.take(len * count / 64);
+        if (!budget.take(len * count / 64)) return Value();  // the renderer reports the exhausted budget
         std::string out;
         out.reserve(len * count);
         for (std::uint64_t i = 0; i < count; ++i) out += seq.str();
@@ -171,7 +171,7 @@ OpResult repeat(const Value& seq, std::int64_t n, const OpLimits& limits, Budget
     if (count > limits.max_items / len) {
         return tl::unexpected(fmt::format("list grows past the limit of {} items", limits.max_items));
     }
-    budget.take(len * count);
+    if (!budget.take(len * count)) return Value();
     Value::List out;
     out.reserve(len * count);
     for (std::uint64_t i = 0; i < count; ++i) out.insert(out.end(), seq.items().begin(), seq.items().end());
@@ -222,7 +222,10 @@ tl::expected<bool, std::string> contains(const Value& item, const Value& contain
                 return tl::unexpected(
                     fmt::format("'in <string>' requires a string on the left, not '{}'", item.type_name()));
             }
-            budget.take(container.str().size() / 64);
+            // std::string::find can take haystack × needle steps.
+            if (!budget.take(container.str().size() / 64 + container.str().size() * item.str().size() / 4096)) {
+                return false;
+            }
             return container.str().find(item.str()) != std::string::npos;
         case Value::Kind::List:
             for (const auto& element : container.items()) {
@@ -230,7 +233,7 @@ tl::expected<bool, std::string> contains(const Value& item, const Value& contain
             }
             return false;
         case Value::Kind::Dict:
-            budget.take(container.entries().size());
+            if (!budget.take(container.entries().size())) return false;
             return item.is_string() && container.find(item.str()) != nullptr;
         default:
             return tl::unexpected(fmt::format("argument of type '{}' is not iterable", container.type_name()));
@@ -252,7 +255,7 @@ OpResult binary_op(BinOp op, const Value& a, const Value& b, const OpLimits& lim
         if (a.items().size() + b.items().size() > limits.max_items) {
             return tl::unexpected(fmt::format("list grows past the limit of {} items", limits.max_items));
         }
-        budget.take(a.items().size() + b.items().size());
+        if (!budget.take(a.items().size() + b.items().size())) return Value();
         Value::List out = a.items();
         out.insert(out.end(), b.items().begin(), b.items().end());
         return Value::list(std::move(out));

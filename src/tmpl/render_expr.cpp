@@ -152,7 +152,7 @@ Renderer::Eval Renderer::eval_call(const Expr& e, const Scope& scope) {
     if (callee.kind() == Value::Kind::Macro) return call_macro(e, callee.macro(), args, scope);
     if (e.name == "range" && callee.is_undefined()) return call_range(e, args);
     if (callee.is_undefined()) return fault(e.pos, fmt::format("'{}' is undefined", e.name));
-    return fault(e.pos, fmt::format("'{}' is a {}, not a macro", e.name, callee.type_name()));
+    return fault(e.pos, fmt::format("'{}' is not a macro (it is of type '{}')", e.name, callee.type_name()));
 }
 
 Renderer::Eval Renderer::call_macro(const Expr& e, const Value::Macro& m, std::vector<Value>& args, const Scope&) {
@@ -224,7 +224,7 @@ Renderer::Eval Renderer::call_range(const Expr& e, const std::vector<Value>& arg
     if (step < 0 && stop < start) count = (ustart - static_cast<std::uint64_t>(stop) - 1) / (0 - ustep) + 1;
     if (count > options_.max_items)
         return fault(e.pos, fmt::format("range() of more than {} items", options_.max_items));
-    budget_.take(count);
+    if (!budget_.take(count)) return tl::unexpected(steps_exhausted(e.pos));
     Value::List items;
     items.reserve(count);
     for (std::uint64_t i = 0; i < count; ++i) items.emplace_back(static_cast<std::int64_t>(ustart + i * ustep));
