@@ -12,6 +12,7 @@ packages=(
   libssl-dev nlohmann-json3-dev libsodium-dev libarchive-dev
   libsqlite3-dev libsqlitecpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
+  libpugixml-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
   # the tiny test guest (scripts/test-guest.sh) and booting it under TCG

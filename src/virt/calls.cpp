@@ -1,0 +1,112 @@
+#include "virt/calls.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+#include "virt/error.hpp"
+
+namespace kvmhub::virt {
+namespace {
+
+long long ms_since(CallExecutor::Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(CallExecutor::Clock::now() - start).count();
+}
+
+}  // namespace
+
+CallExecutor::CallExecutor(const VirtOptions& options)
+    : timeout_(options.call_timeout), state_(std::make_shared<State>()) {
+    state_->max_in_flight = std::max(1, options.max_in_flight_per_host);
+    int count = std::max(1, options.worker_threads);
+    state_->alive = count;
+    workers_.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) workers_.emplace_back(work, state_);
+}
+
+CallExecutor::~CallExecutor() {
+    std::unique_lock lock(state_->mutex);
+    state_->stop = true;
+    state_->queue.clear();
+    state_->work.notify_all();
+    state_->slot_free.notify_all();
+    auto grace = std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(10));
+    bool all_exited = state_->exited.wait_for(lock, grace, [this] { return state_->alive == 0; });
+    int stuck = state_->alive;
+    lock.unlock();
+    for (auto& worker : workers_) {
+        if (all_exited) {
+            worker.join();
+        } else {
+            worker.detach();
+        }
+    }
+    if (!all_exited) log::get("virt")->warn("libvirt workers still busy at shutdown, detached count={}", stuck);
+}
+
+void CallExecutor::work(std::shared_ptr<State> state) {
+    auto log = log::get("virt");
+    std::unique_lock lock(state->mutex);
+    while (true) {
+        state->work.wait(lock, [&] { return state->stop || !state->queue.empty(); });
+        if (state->stop) break;
+        Job job = std::move(state->queue.front());
+        state->queue.pop_front();
+        lock.unlock();
+
+        auto started = Clock::now();
+        if (job.abandoned->load()) {
+            // The caller gave up while this waited in the queue: do not act on its behalf.
+            log->debug("libvirt call skipped, caller gave up host={} op={}", job.host_name, job.op);
+        } else {
+            job.run();
+            if (job.abandoned->load()) {
+                log->warn("libvirt call finished after its caller gave up host={} op={} ms={}", job.host_name, job.op,
+                          ms_since(started));
+            } else {
+                log->debug("libvirt call done host={} op={} ms={}", job.host_name, job.op, ms_since(started));
+            }
+        }
+        job.run = nullptr;  // release what the call captured before taking the lock again
+
+        lock.lock();
+        if (auto it = state->in_flight.find(job.host_key); it != state->in_flight.end() && --it->second <= 0) {
+            state->in_flight.erase(it);
+        }
+        state->slot_free.notify_all();
+    }
+    --state->alive;
+    state->exited.notify_all();
+}
+
+Status CallExecutor::enqueue(Job job, Clock::time_point deadline) {
+    std::unique_lock lock(state_->mutex);
+    bool has_slot = state_->slot_free.wait_until(lock, deadline, [&] {
+        auto it = state_->in_flight.find(job.host_key);
+        return state_->stop || it == state_->in_flight.end() || it->second < state_->max_in_flight;
+    });
+    if (state_->stop) return tl::unexpected(failed({job.host_name, job.host_key}, job.op, "shutting down"));
+    if (!has_slot) {
+        log::get("virt")->warn("libvirt call found no free slot host={} op={} limit={}", job.host_name, job.op,
+                               state_->max_in_flight);
+        return tl::unexpected(timed_out({job.host_name, job.host_key}, job.op));
+    }
+    ++state_->in_flight[job.host_key];
+    state_->queue.push_back(std::move(job));
+    state_->work.notify_one();
+    return {};
+}
+
+Error CallExecutor::timed_out(const HostRef& host, std::string_view op) const {
+    log::get("virt")->warn("libvirt call timed out host={} uri={} op={} ms={}", host.name, host.url, op,
+                           timeout_.count());
+    return Error{Errc::HostTimeout, "host",
+                 "host " + host.name + " did not answer within " + std::to_string(timeout_.count()) + " ms",
+                 kLegacyHypervisorError};
+}
+
+Error CallExecutor::failed(const HostRef& host, std::string_view op, std::string_view why) {
+    return Error{Errc::Internal, "host", fmt::format("call {} to host {} failed: {}", op, host.name, why),
+                 kLegacyHypervisorError};
+}
+
+}  // namespace kvmhub::virt

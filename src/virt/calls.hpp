@@ -1,0 +1,100 @@
+// The bounded executor every libvirt call goes through. libvirt calls block, sometimes for as
+// long as a host takes to die, so: a fixed pool of worker threads makes them, each host may
+// have at most max_in_flight_per_host of them in flight (libvirtd serves 5 per client), and
+// the caller waits no longer than call_timeout whatever happens (queueing, waiting for a slot,
+// the call itself). A call that overruns keeps its worker and its host slot until libvirt
+// returns (keepalive closes a dead connection); the caller has moved on with HostTimeout, and
+// everything the late call touches is shared, never owned by the caller.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "common/result.hpp"
+#include "virt/hypervisor.hpp"
+
+namespace kvmhub::virt {
+
+class CallExecutor {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit CallExecutor(const VirtOptions& options);
+    CallExecutor(const CallExecutor&) = delete;
+    CallExecutor& operator=(const CallExecutor&) = delete;
+    // Drops queued calls and waits a bounded time for running ones; workers still stuck in
+    // libvirt after that are detached (they own nothing of this object).
+    ~CallExecutor();
+
+    // Runs `fn` (returning a Result) on a worker for `host`, or answers HostTimeout at the
+    // deadline. `fn` must own everything it uses: it may outlive this call and this object.
+    template <typename F>
+    std::invoke_result_t<F&> call(const HostRef& host, std::string_view op, F fn);
+
+    std::chrono::milliseconds timeout() const { return timeout_; }
+
+private:
+    struct Job {
+        std::string host_key;
+        std::string host_name;
+        std::string op;
+        std::function<void()> run;
+        std::shared_ptr<std::atomic<bool>> abandoned;  // the caller stopped waiting
+    };
+    struct State {
+        std::mutex mutex;
+        std::condition_variable work;       // a job was queued, or stop
+        std::condition_variable slot_free;  // a host's in-flight count dropped, or stop
+        std::condition_variable exited;     // a worker left its loop
+        std::deque<Job> queue;
+        std::map<std::string, int> in_flight;  // by host URI
+        int max_in_flight = 1;
+        int alive = 0;
+        bool stop = false;
+    };
+
+    static void work(std::shared_ptr<State> state);
+    // Waits for a slot on the host (until `deadline`) and queues the job.
+    Status enqueue(Job job, Clock::time_point deadline);
+    Error timed_out(const HostRef& host, std::string_view op) const;
+    static Error failed(const HostRef& host, std::string_view op, std::string_view why);
+
+    std::chrono::milliseconds timeout_;
+    std::shared_ptr<State> state_;
+    std::vector<std::thread> workers_;
+};
+
+template <typename F>
+std::invoke_result_t<F&> CallExecutor::call(const HostRef& host, std::string_view op, F fn) {
+    using R = std::invoke_result_t<F&>;
+    auto deadline = Clock::now() + timeout_;
+    auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
+    auto done = task->get_future();
+    auto abandoned = std::make_shared<std::atomic<bool>>(false);
+    Job job{host.url, host.name, std::string(op), [task] { (*task)(); }, abandoned};
+    if (auto queued = enqueue(std::move(job), deadline); !queued) return tl::unexpected(queued.error());
+    if (done.wait_until(deadline) != std::future_status::ready) {
+        abandoned->store(true);
+        return tl::unexpected(timed_out(host, op));
+    }
+    try {
+        return done.get();
+    } catch (const std::exception& e) {
+        // A dropped job (shutdown) or a throwing call; neither may escape virt/.
+        return tl::unexpected(failed(host, op, e.what()));
+    }
+}
+
+}  // namespace kvmhub::virt

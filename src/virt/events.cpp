@@ -1,0 +1,106 @@
+#include "virt/events.hpp"
+
+#include <array>
+
+#include "common/log.hpp"
+#include "virt/error.hpp"
+
+namespace kvmhub::virt {
+namespace {
+
+// What the C callback needs; libvirt owns it between registration and the free callback.
+struct Registration {
+    std::shared_ptr<EventHub> hub;
+    std::string host;
+};
+
+int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+    try {
+        const auto* reg = static_cast<const Registration*>(opaque);
+        std::array<char, VIR_UUID_STRING_BUFLEN> uuid{};
+        if (virDomainGetUUIDString(dom, uuid.data()) < 0) return 0;
+        reg->hub->publish(lifecycle_event(reg->host, uuid.data(), event, detail));
+    } catch (...) {
+        // Nothing may unwind into libvirt; a lost event only delays the guest cache.
+    }
+    return 0;
+}
+
+void free_registration(void* opaque) {
+    std::unique_ptr<Registration> owned(static_cast<Registration*>(opaque));
+}
+
+}  // namespace
+
+void EventHub::subscribe(std::function<void(const DomainEvent&)> callback) {
+    auto next =
+        callback ? std::make_shared<const std::function<void(const DomainEvent&)>>(std::move(callback)) : nullptr;
+    std::lock_guard lock(mutex_);
+    subscriber_ = std::move(next);
+}
+
+void EventHub::publish(const DomainEvent& event) noexcept {
+    std::shared_ptr<const std::function<void(const DomainEvent&)>> subscriber;
+    {
+        std::lock_guard lock(mutex_);
+        subscriber = subscriber_;
+    }
+    // Called outside the lock so a subscriber may call subscribe() without deadlocking.
+    if (!subscriber) return;
+    try {
+        (*subscriber)(event);
+    } catch (const std::exception& e) {
+        log::get("virt")->error("event subscriber threw host={} uuid={} desc={}", event.host, event.uuid, e.what());
+    } catch (...) {
+        log::get("virt")->error("event subscriber threw host={} uuid={}", event.host, event.uuid);
+    }
+}
+
+DomainEvent lifecycle_event(std::string host, std::string uuid, int event, int detail) {
+    DomainEvent out{std::move(host), std::move(uuid), "", false};
+    switch (event) {
+        case VIR_DOMAIN_EVENT_DEFINED:
+            // A new definition is shut off; an updated one keeps whatever state it had.
+            if (detail == VIR_DOMAIN_EVENT_DEFINED_ADDED) out.state = "SHUTOFF";
+            break;
+        case VIR_DOMAIN_EVENT_UNDEFINED:
+            out.undefined = true;
+            break;
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_RESUMED:
+            out.state = "RUNNING";
+            break;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+            out.state = "PAUSED";
+            break;
+        case VIR_DOMAIN_EVENT_STOPPED:
+            out.state = "SHUTOFF";
+            break;
+        case VIR_DOMAIN_EVENT_SHUTDOWN:
+            out.state = "SHUTDOWN";
+            break;
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+            out.state = "SUSPEND";
+            break;
+        case VIR_DOMAIN_EVENT_CRASHED:
+            out.state = "CRASHED";
+            break;
+        default:
+            break;
+    }
+    return out;
+}
+
+int register_lifecycle_events(virConnectPtr conn, std::shared_ptr<EventHub> hub, std::string host) {
+    auto reg = std::make_unique<Registration>(Registration{std::move(hub), std::move(host)});
+    int id = virConnectDomainEventRegisterAny(conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                              VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), reg.get(), free_registration);
+    if (id < 0) {
+        log::get("virt")->warn("lifecycle events unavailable host={} desc={}", reg->host, last_error("events").desc);
+        return -1;
+    }
+    reg.release();  // libvirt frees it through free_registration
+    return id;
+}
+
+}  // namespace kvmhub::virt

@@ -1,0 +1,142 @@
+// The Hypervisor on libvirt: every method is one operation from ops.hpp, run on a worker of
+// the bounded executor against the host's shared connection.
+#include <type_traits>
+
+#include "virt/calls.hpp"
+#include "virt/connections.hpp"
+#include "virt/event_loop.hpp"
+#include "virt/events.hpp"
+#include "virt/hypervisor.hpp"
+#include "virt/ops.hpp"
+#include "virt/probe.hpp"
+
+namespace kvmhub::virt {
+namespace {
+
+class LibvirtHypervisor final : public Hypervisor {
+public:
+    explicit LibvirtHypervisor(const VirtOptions& options)
+        : loop_(EventLoop::acquire()),
+          hub_(std::make_shared<EventHub>()),
+          pool_(std::make_shared<ConnectionPool>(hub_)),
+          calls_(options) {}
+
+    Result<HostCapabilities> capabilities(const HostRef& host) override {
+        return run(host, "capabilities", [](virConnectPtr c, const HostRef& h) { return ops::capabilities(c, h); });
+    }
+    Result<NodeInfo> node_info(const HostRef& host) override {
+        return run(host, "node_info", [](virConnectPtr c, const HostRef& h) { return ops::node_info(c, h); });
+    }
+    Result<std::vector<GuestInfo>> guests(const HostRef& host) override {
+        return run(host, "guests", [](virConnectPtr c, const HostRef& h) { return ops::guests(c, h); });
+    }
+    Result<GuestInfo> guest(const HostRef& host, const std::string& uuid) override {
+        return run(host, "guest", [uuid](virConnectPtr c, const HostRef& h) { return ops::guest(c, h, uuid); });
+    }
+
+    Result<std::string> define(const HostRef& host, const std::string& xml) override {
+        return run(host, "define", [xml](virConnectPtr c, const HostRef& h) { return ops::define(c, h, xml); });
+    }
+    Result<std::string> xml(const HostRef& host, const std::string& uuid) override {
+        return run(host, "xml", [uuid](virConnectPtr c, const HostRef& h) { return ops::persistent_xml(c, h, uuid); });
+    }
+    Status start(const HostRef& host, const std::string& uuid) override {
+        return run(host, "start", [uuid](virConnectPtr c, const HostRef& h) { return ops::start(c, h, uuid); });
+    }
+    Status shutdown(const HostRef& host, const std::string& uuid) override {
+        return run(host, "shutdown", [uuid](virConnectPtr c, const HostRef& h) { return ops::shutdown(c, h, uuid); });
+    }
+    Status destroy(const HostRef& host, const std::string& uuid) override {
+        return run(host, "destroy", [uuid](virConnectPtr c, const HostRef& h) { return ops::destroy(c, h, uuid); });
+    }
+    Status reset(const HostRef& host, const std::string& uuid) override {
+        return run(host, "reset", [uuid](virConnectPtr c, const HostRef& h) { return ops::reset(c, h, uuid); });
+    }
+    Status undefine(const HostRef& host, const std::string& uuid) override {
+        return run(host, "undefine", [uuid](virConnectPtr c, const HostRef& h) { return ops::undefine(c, h, uuid); });
+    }
+    Status delete_volume(const HostRef& host, const std::string& path) override {
+        return run(host, "delete_volume",
+                   [path](virConnectPtr c, const HostRef& h) { return ops::delete_volume(c, h, path); });
+    }
+
+    Status set_description(const HostRef& host, const std::string& uuid, const std::string& desc) override {
+        return run(host, "set_description",
+                   [uuid, desc](virConnectPtr c, const HostRef& h) { return ops::set_description(c, h, uuid, desc); });
+    }
+    Status set_memory(const HostRef& host, const std::string& uuid, std::uint64_t kib) override {
+        return run(host, "set_memory",
+                   [uuid, kib](virConnectPtr c, const HostRef& h) { return ops::set_memory(c, h, uuid, kib); });
+    }
+    Status set_vcpus(const HostRef& host, const std::string& uuid, int vcpus) override {
+        return run(host, "set_vcpus",
+                   [uuid, vcpus](virConnectPtr c, const HostRef& h) { return ops::set_vcpus(c, h, uuid, vcpus); });
+    }
+    Status set_mdconfig(const HostRef& host, const std::string& uuid, const nlohmann::json& values) override {
+        return run(host, "set_mdconfig",
+                   [uuid, values](virConnectPtr c, const HostRef& h) { return ops::set_mdconfig(c, h, uuid, values); });
+    }
+
+    Result<SnapshotList> snapshots(const HostRef& host, const std::string& uuid) override {
+        return run(host, "snapshots", [uuid](virConnectPtr c, const HostRef& h) { return ops::snapshots(c, h, uuid); });
+    }
+    Status create_snapshot(const HostRef& host, const std::string& uuid, const std::string& name) override {
+        return run(host, "create_snapshot",
+                   [uuid, name](virConnectPtr c, const HostRef& h) { return ops::create_snapshot(c, h, uuid, name); });
+    }
+    Status revert_snapshot(const HostRef& host, const std::string& uuid, const std::string& name) override {
+        return run(host, "revert_snapshot",
+                   [uuid, name](virConnectPtr c, const HostRef& h) { return ops::revert_snapshot(c, h, uuid, name); });
+    }
+    Status delete_snapshot(const HostRef& host, const std::string& uuid, const std::string& name) override {
+        return run(host, "delete_snapshot",
+                   [uuid, name](virConnectPtr c, const HostRef& h) { return ops::delete_snapshot(c, h, uuid, name); });
+    }
+
+    Result<std::uint64_t> block_size(const HostRef& host, const std::string& uuid, const std::string& dev) override {
+        return run(host, "block_size",
+                   [uuid, dev](virConnectPtr c, const HostRef& h) { return ops::block_size(c, h, uuid, dev); });
+    }
+    Result<std::pair<std::uint64_t, std::uint64_t>> net_stats(const HostRef& host, const std::string& uuid,
+                                                              const std::string& mac) override {
+        return run(host, "net_stats",
+                   [uuid, mac](virConnectPtr c, const HostRef& h) { return ops::net_stats(c, h, uuid, mac); });
+    }
+    Result<std::vector<InterfaceAddresses>> addresses(const HostRef& host, const std::string& uuid) override {
+        return run(host, "addresses", [uuid](virConnectPtr c, const HostRef& h) { return ops::addresses(c, h, uuid); });
+    }
+
+    void on_event(std::function<void(const DomainEvent&)> callback) override { hub_->subscribe(std::move(callback)); }
+
+private:
+    // Gets the host's connection on the worker (opening may block too) and runs `op` with it.
+    // The job captures copies and shared pointers only: it may finish after the caller
+    // timed out, or after this object is gone.
+    template <typename Op>
+    std::invoke_result_t<Op&, virConnectPtr, const HostRef&> run(const HostRef& host, std::string_view name, Op op) {
+        using R = std::invoke_result_t<Op&, virConnectPtr, const HostRef&>;
+        return calls_.call(host, name, [pool = pool_, host, op = std::move(op)]() -> R {
+            auto conn = pool->get(host);
+            if (!conn) return tl::unexpected(conn.error());
+            R result = op((*conn)->get(), host);
+            // The transport failed under us: do not hand the same connection to the next call.
+            if (!result && result.error().code == Errc::HostUnavailable) (*conn)->mark_dead();
+            return result;
+        });
+    }
+
+    // Declared in dependency order: destroyed in reverse, the executor goes first.
+    std::shared_ptr<EventLoop> loop_;
+    std::shared_ptr<EventHub> hub_;
+    std::shared_ptr<ConnectionPool> pool_;
+    CallExecutor calls_;
+};
+
+}  // namespace
+
+std::unique_ptr<Hypervisor> make_libvirt_hypervisor(const VirtOptions& options) {
+    quiet_libvirt_errors();
+    return std::make_unique<LibvirtHypervisor>(options);
+}
+
+}  // namespace kvmhub::virt

@@ -1,0 +1,67 @@
+// What each Hypervisor method does on a host, given an open connection. These run on a
+// worker thread (see calls.hpp) and block; they own nothing beyond the call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <libvirt/libvirt.h>
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "virt/handles.hpp"
+#include "virt/hypervisor.hpp"
+
+namespace kvmhub::virt::ops {
+
+// Lookups shared by the operations (domain_lookup.cpp).
+bool is_uuid(std::string_view text);
+Result<DomainPtr> find_domain(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Result<bool> is_active(virDomainPtr dom, const std::string& op);
+// The live definition of a running domain, the persistent one otherwise (or when `inactive`).
+Result<std::string> domain_xml(virDomainPtr dom, bool inactive, const std::string& op);
+// Conflict unless the domain runs: most operations need a running guest.
+Status require_running(virDomainPtr dom, const std::string& uuid, const std::string& op);
+const char* state_name(int state);
+
+// host_ops.cpp
+Result<HostCapabilities> capabilities(virConnectPtr conn, const HostRef& host);
+Result<NodeInfo> node_info(virConnectPtr conn, const HostRef& host);
+Status delete_volume(virConnectPtr conn, const HostRef& host, const std::string& path);
+
+// guest_info.cpp
+Result<GuestInfo> read_guest(virDomainPtr dom);
+Result<std::vector<GuestInfo>> guests(virConnectPtr conn, const HostRef& host);
+Result<GuestInfo> guest(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+
+// domain_ops.cpp
+Result<std::string> define(virConnectPtr conn, const HostRef& host, const std::string& xml);
+Result<std::string> persistent_xml(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status start(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status shutdown(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status destroy(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status reset(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status undefine(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+
+// domain_settings.cpp
+Status set_description(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& desc);
+Status set_memory(virConnectPtr conn, const HostRef& host, const std::string& uuid, std::uint64_t kib);
+Status set_vcpus(virConnectPtr conn, const HostRef& host, const std::string& uuid, int vcpus);
+Status set_mdconfig(virConnectPtr conn, const HostRef& host, const std::string& uuid, const nlohmann::json& values);
+
+// snapshots.cpp
+Result<SnapshotList> snapshots(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Status create_snapshot(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& name);
+Status revert_snapshot(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& name);
+Status delete_snapshot(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& name);
+
+// guest_stats.cpp
+Result<std::uint64_t> block_size(virConnectPtr conn, const HostRef& host, const std::string& uuid,
+                                 const std::string& dev);
+Result<std::pair<std::uint64_t, std::uint64_t>> net_stats(virConnectPtr conn, const HostRef& host,
+                                                          const std::string& uuid, const std::string& mac);
+Result<std::vector<InterfaceAddresses>> addresses(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+
+}  // namespace kvmhub::virt::ops

@@ -1,0 +1,111 @@
+#include "virt/calls.hpp"
+
+#include <atomic>
+#include <future>
+
+#include <gtest/gtest.h>
+
+namespace kvmhub::virt {
+namespace {
+
+using namespace std::chrono_literals;
+
+const HostRef kSlow{"slow", "test:///slow"};
+const HostRef kFast{"fast", "test:///fast"};
+
+// Holds calls until opened; shared with the calls so it outlives the test if it must.
+struct Gate {
+    std::promise<void> promise;
+    std::shared_future<void> opened = promise.get_future().share();
+};
+
+TEST(VirtCalls, ReturnsWhatTheCallReturns) {
+    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .worker_threads = 2});
+    auto r = calls.call(kFast, "answer", []() -> Result<int> { return 42; });
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, 42);
+    auto e = calls.call(kFast, "fail", []() -> Status { return fail(Errc::NotFound, "uuid", "gone"); });
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().code, Errc::NotFound);
+}
+
+TEST(VirtCalls, AStuckCallTimesOutAndOthersStillRun) {
+    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    auto gate = std::make_shared<Gate>();
+    auto stuck = calls.call(kSlow, "stuck", [gate]() -> Status {
+        gate->opened.wait();
+        return {};
+    });
+    ASSERT_FALSE(stuck);
+    EXPECT_EQ(stuck.error().code, Errc::HostTimeout);
+    EXPECT_EQ(stuck.error().desc, "host slow did not answer within 300 ms");
+    EXPECT_TRUE(calls.call(kFast, "quick", []() -> Status { return {}; }));
+    gate->promise.set_value();
+}
+
+TEST(VirtCalls, AFullHostTimesOutWithoutTouchingOtherHosts) {
+    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 1, .worker_threads = 3});
+    auto gate = std::make_shared<Gate>();
+    auto blocker = [gate]() -> Status {
+        gate->opened.wait();
+        return {};
+    };
+    auto first = std::async(std::launch::async, [&] { return calls.call(kSlow, "first", blocker); });
+    EXPECT_EQ(first.get().error().code, Errc::HostTimeout);
+    // The first call still holds the host's only slot: the second never reaches a worker.
+    std::atomic<bool> second_ran{false};
+    auto second = calls.call(kSlow, "second", [&second_ran]() -> Status {
+        second_ran = true;
+        return {};
+    });
+    EXPECT_EQ(second.error().code, Errc::HostTimeout);
+    EXPECT_FALSE(second_ran.load());
+    EXPECT_TRUE(calls.call(kFast, "other", []() -> Status { return {}; }));
+
+    gate->promise.set_value();
+    // The slot frees once the stuck call returns.
+    auto later = calls.call(kSlow, "later", []() -> Result<int> { return 1; });
+    EXPECT_TRUE(later);
+}
+
+TEST(VirtCalls, ACallAbandonedInTheQueueNeverRuns) {
+    auto ran = std::make_shared<std::atomic<bool>>(false);
+    auto gate = std::make_shared<Gate>();
+    {
+        CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 4, .worker_threads = 1});
+        auto first = std::async(std::launch::async, [&] {
+            return calls.call(kSlow, "hold", [gate]() -> Status {
+                gate->opened.wait();
+                return {};
+            });
+        });
+        EXPECT_FALSE(first.get());
+        auto queued = calls.call(kFast, "queued", [ran]() -> Status {
+            ran->store(true);
+            return {};
+        });
+        EXPECT_EQ(queued.error().code, Errc::HostTimeout);
+        gate->promise.set_value();
+    }  // joins the worker: whatever it was going to run has run
+    EXPECT_FALSE(ran->load());
+}
+
+TEST(VirtCalls, ALateCompletionAfterShutdownTouchesOnlySharedState) {
+    auto gate = std::make_shared<Gate>();
+    auto finished = std::make_shared<std::promise<void>>();
+    auto done = finished->get_future();
+    {
+        CallExecutor calls({.call_timeout = 100ms, .max_in_flight_per_host = 1, .worker_threads = 1});
+        auto r = calls.call(kSlow, "late", [gate, finished]() -> Result<std::string> {
+            gate->opened.wait();
+            finished->set_value();
+            return std::string("late");
+        });
+        EXPECT_EQ(r.error().code, Errc::HostTimeout);
+    }  // the worker is still stuck: it gets detached, and the executor is gone
+    gate->promise.set_value();
+    EXPECT_EQ(done.wait_for(30s), std::future_status::ready);
+}
+
+}  // namespace
+}  // namespace kvmhub::virt
