@@ -9,8 +9,8 @@
 #include <iostream>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "api/routes.hpp"
@@ -26,7 +26,10 @@
 #include "common/log.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
+#include "virt/hypervisor.hpp"
 #include "virt/probe.hpp"
+#include "vm/cache_updater.hpp"
+#include "vm/vm_service.hpp"
 
 namespace kvmhub {
 namespace {
@@ -55,8 +58,15 @@ struct Services {
     std::unique_ptr<auth::AuditLog> audit;
     catalog::CurlUrlProbe url_probe;
     std::unique_ptr<catalog::Catalog> catalog;
+    std::unique_ptr<virt::Hypervisor> hypervisor;
+    std::unique_ptr<vm::VmService> vms;
+    std::unique_ptr<vm::CacheUpdater> cache_updater;
 
     explicit Services(const Config& c) : config(c) {}
+    // Events must stop before the updater they feed goes away.
+    ~Services() {
+        if (hypervisor) hypervisor->on_event({});
+    }
 
     // `store_path` overrides the configured SQLite file (":memory:" for the routes listing).
     Status open(const std::string& store_path) {
@@ -75,6 +85,11 @@ struct Services {
                                                          a.login_max_failures_per_ip, a.login_window, a.login_lockout);
         audit = std::make_unique<auth::AuditLog>(*store, clock);
         catalog = std::make_unique<catalog::Catalog>(*store, config, url_probe);
+        hypervisor = virt::make_libvirt_hypervisor(virt::VirtOptions{});
+        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, config, clock);
+        // Lifecycle events keep the guest cache current without a list call.
+        cache_updater = std::make_unique<vm::CacheUpdater>(*vms);
+        hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
         return {};
     }
 
@@ -87,7 +102,7 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog};
+        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms};
     }
 };
 
@@ -217,4 +232,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace kvmhub
 
-int main(int argc, char** argv) { return kvmhub::run(argc, argv); }
+int main(int argc, char** argv) {
+    return kvmhub::run(argc, argv);
+}

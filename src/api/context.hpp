@@ -19,6 +19,10 @@ namespace kvmhub::catalog {
 class Catalog;
 }  // namespace kvmhub::catalog
 
+namespace kvmhub::vm {
+class VmService;
+}  // namespace kvmhub::vm
+
 namespace kvmhub::api {
 
 struct ApiContext {
@@ -31,6 +35,7 @@ struct ApiContext {
     auth::LoginThrottle& throttle;
     auth::AuditLog& audit;
     catalog::Catalog& catalog;
+    vm::VmService& vms;
 };
 
 }  // namespace kvmhub::api

@@ -17,8 +17,8 @@ Result<nlohmann::json> parse_json_object(std::string_view body, int depth_limit)
         doc = nlohmann::json::parse(body, depth_guard);
     } catch (const nlohmann::json::parse_error& e) {
         return fail(Errc::BadInput, "body",
-                    fmt::format("malformed JSON at byte {}: {}", e.byte, std::string_view(e.what()).substr(
-                                                                            std::string_view(e.what()).find(' ') + 1)));
+                    fmt::format("malformed JSON at byte {}: {}", e.byte,
+                                std::string_view(e.what()).substr(std::string_view(e.what()).find(' ') + 1)));
     }
     if (too_deep) return fail(Errc::BadInput, "body", fmt::format("JSON nested deeper than {} levels", depth_limit));
     if (!doc.is_object())

@@ -5,8 +5,8 @@
 
 namespace kvmhub::api {
 
-http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action,
-                    const std::string& target, const Status& result, const nlohmann::json& ok_fields) {
+http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,
+                    const Status& result, const nlohmann::json& ok_fields) {
     ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal, action, target,
                                       result ? "ok" : result.error().desc, request.request_id});
     return result ? http::Reply::ok(ok_fields) : http::Reply::error(result.error());
@@ -25,6 +25,7 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.add(ops_routes(ctx));
     router.add(catalog_routes(ctx));
     router.add(template_routes(ctx));
+    router.add(vm_routes(ctx));
     return router.seal();
 }
 

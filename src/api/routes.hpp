@@ -16,14 +16,15 @@ inline http::Handler bind(ApiContext& ctx, http::Reply (*fn)(ApiContext&, http::
     return [&ctx, fn](http::Request& request) { return fn(ctx, request); };
 }
 
-std::vector<http::Route> auth_routes(ApiContext& ctx);  // routes_auth.cpp
-std::vector<http::Route> ops_routes(ApiContext& ctx);   // routes_ops.cpp
+std::vector<http::Route> auth_routes(ApiContext& ctx);      // routes_auth.cpp
+std::vector<http::Route> ops_routes(ApiContext& ctx);       // routes_ops.cpp
 std::vector<http::Route> catalog_routes(ApiContext& ctx);   // routes_catalog.cpp
 std::vector<http::Route> template_routes(ApiContext& ctx);  // routes_templates.cpp
+std::vector<http::Route> vm_routes(ApiContext& ctx);        // routes_vm.cpp
 
 // Records the change in the audit log and answers: `ok_fields` on success, the error otherwise.
-http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action,
-                    const std::string& target, const Status& result, const nlohmann::json& ok_fields = nullptr);
+http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,
+                    const Status& result, const nlohmann::json& ok_fields = nullptr);
 // A required query parameter (simplekvm's 800 when missing or blank).
 Result<std::string> required_query(const http::Request& request, const std::string& name);
 

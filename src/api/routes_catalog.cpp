@@ -66,7 +66,9 @@ Reply iso_delete(ApiContext& ctx, Request& req) {
     return audited(ctx, req, "iso.delete", *name, ctx.catalog.delete_iso(*name));
 }
 
-Reply tpl_host(ApiContext& ctx, Request&) { return listing("host", ctx.catalog.host_view()); }
+Reply tpl_host(ApiContext& ctx, Request&) {
+    return listing("host", ctx.catalog.host_view());
+}
 
 Reply tpl_device(ApiContext& ctx, Request& req) {
     return listing("device", ctx.catalog.device_view(param(req, "host")));

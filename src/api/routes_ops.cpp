@@ -25,7 +25,9 @@ Reply metrics(ApiContext& ctx, Request&) {
     return Reply::text(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
-Reply conf(ApiContext& ctx, Request&) { return Reply::ok({{"conf", config_to_json(ctx.config)}}); }
+Reply conf(ApiContext& ctx, Request&) {
+    return Reply::ok({{"conf", config_to_json(ctx.config)}});
+}
 
 }  // namespace
 

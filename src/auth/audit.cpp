@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 
@@ -31,10 +31,15 @@ void AuditLog::record(const AuditEntry& entry) {
     // millisecond; the node tag keeps the keys of several daemons apart.
     const std::uint64_t sequence = recorded_++;
     const std::string id = fmt::format("{:016d}-{:012x}-{:08x}", ms, sequence, node_);
-    nlohmann::json doc = {{"id", id},          {"time", iso_time(ms)},       {"who", entry.who},
-                          {"action", entry.action}, {"target", entry.target}, {"result", entry.result},
+    nlohmann::json doc = {{"id", id},
+                          {"time", iso_time(ms)},
+                          {"who", entry.who},
+                          {"action", entry.action},
+                          {"target", entry.target},
+                          {"result", entry.result},
                           {"req", entry.request_id}};
-    auto put = store_.put(std::string(kAuditPrefix) + id, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    auto put =
+        store_.put(std::string(kAuditPrefix) + id, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     if (!put) {
         log::get("audit")->error("cannot record audit entry action={} target={} error={}", entry.action, entry.target,
                                  put.error().desc);

@@ -7,7 +7,9 @@
 namespace kvmhub::auth {
 namespace {
 
-void free_ssh_string(char* s) { ssh_string_free_char(s); }
+void free_ssh_string(char* s) {
+    ssh_string_free_char(s);
+}
 
 }  // namespace
 

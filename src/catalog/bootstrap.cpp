@@ -46,7 +46,7 @@ Status install_variables(store::Store& store) {
 }
 
 nlohmann::json demo_host(const std::string& name, const std::string& url) {
-    nlohmann::json body = {{"name", name},         {"tpl", "domain"}, {"url", url},     {"arch", "x86_64"},
+    nlohmann::json body = {{"name", name},          {"tpl", "domain"}, {"url", url},       {"arch", "x86_64"},
                            {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
     for (const auto& t : shipped_templates())
         if (t.kind == "device") body[std::string(t.name)] = "on";

@@ -16,7 +16,9 @@ const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 // The fields of a host record; anything else in the body must be a device flag.
 const std::set<std::string> kHostFields{"name", "tpl", "url", "arch", "ipaddr", "sshport", "sshuser"};
 
-std::string device_type(const std::string& device) { return device.substr(0, device.find('.')); }
+std::string device_type(const std::string& device) {
+    return device.substr(0, device.find('.'));
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ Result<std::vector<nlohmann::json>> Catalog::list_json(const std::string& prefix
     out.reserve(kvs->size());
     for (const auto& kv : *kvs) {
         auto doc = nlohmann::json::parse(kv.value, nullptr, false);
-        if (!doc.is_object()) return fail(Errc::Internal, "store", fmt::format("record {} is not a JSON object", kv.key));
+        if (!doc.is_object())
+            return fail(Errc::Internal, "store", fmt::format("record {} is not a JSON object", kv.key));
         out.push_back(std::move(doc));
     }
     return out;
@@ -63,7 +66,8 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
     if (auto ok = check_host("ipaddr", host["ipaddr"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_name("sshuser", host["sshuser"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto t = parsed_template(TemplateKind::Domain, host["tpl"]); !t)
-        return fail(Errc::BadInput, "tpl", fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
+        return fail(Errc::BadInput, "tpl",
+                    fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
 
     store::Txn txn;
     txn.ops.push_back(store::Op::erase_prefix(kDevices + name + "/"));
@@ -104,7 +108,9 @@ Result<nlohmann::json> Catalog::host(const std::string& name) {
     return read_json(kHosts + name, fmt::format("host named '{}'", name));
 }
 
-Result<std::vector<nlohmann::json>> Catalog::hosts() { return list_json(kHosts); }
+Result<std::vector<nlohmann::json>> Catalog::hosts() {
+    return list_json(kHosts);
+}
 
 Result<std::vector<nlohmann::json>> Catalog::devices(const std::string& host) {
     if (host.empty()) return list_json(kDevices);

@@ -30,15 +30,15 @@ Result<double> gibibytes(const nlohmann::json& body, const std::string& field) {
         return fail(Errc::BadInput, field, fmt::format("'{}' is required: the size in GiB", field), 800);
     }
     if (!(value > 0) || value > kMaxGiB || !std::isfinite(value))
-        return fail(Errc::BadInput, field, fmt::format("'{}' must be a number of GiB above 0 and at most {}", field,
-                                                       kMaxGiB));
+        return fail(Errc::BadInput, field,
+                    fmt::format("'{}' must be a number of GiB above 0 and at most {}", field, kMaxGiB));
     return value;
 }
 
 }  // namespace
 
-Result<std::uint64_t> Catalog::image_size(const std::string& uri, const std::string& server,
-                                          const std::string& folder, const std::string& field) {
+Result<std::uint64_t> Catalog::image_size(const std::string& uri, const std::string& server, const std::string& folder,
+                                          const std::string& field) {
     if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) return probe_.content_length(uri, field);
     if (uri.rfind("file://", 0) == 0) {
         namespace fs = std::filesystem;
@@ -56,7 +56,8 @@ Result<std::uint64_t> Catalog::image_size(const std::string& uri, const std::str
         return static_cast<std::uint64_t>(fs::file_size(path, ec));
     }
     // simplekvm's form: a path on the image server ("/gold/debian12.qcow2").
-    if (uri.rfind('/', 0) == 0 && uri.find("..") == std::string::npos && uri.find_first_of(" \t\r\n") == std::string::npos)
+    if (uri.rfind('/', 0) == 0 && uri.find("..") == std::string::npos &&
+        uri.find_first_of(" \t\r\n") == std::string::npos)
         return probe_.content_length(fmt::format("http://{}{}", server, uri), field);
     return fail(Errc::BadInput, field,
                 fmt::format("'{}' is not an image URI: use http(s)://..., file:///path under {}, or /path on {}", uri,

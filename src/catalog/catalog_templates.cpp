@@ -11,9 +11,12 @@ namespace kvmhub::catalog {
 
 const char* kind_name(TemplateKind kind) {
     switch (kind) {
-        case TemplateKind::Domain: return "domain";
-        case TemplateKind::Device: return "device";
-        case TemplateKind::Meta: return "meta";
+        case TemplateKind::Domain:
+            return "domain";
+        case TemplateKind::Device:
+            return "device";
+        case TemplateKind::Meta:
+            return "meta";
     }
     return "domain";
 }
@@ -35,9 +38,9 @@ Status check_template_name(TemplateKind kind, std::string_view name) {
         std::string_view type = name.substr(0, dot);
         if (dot == std::string_view::npos || dot + 1 == name.size() ||
             (type != "disk" && type != "net" && type != "cdrom"))
-            return fail(Errc::BadInput, "name",
-                        fmt::format("device template '{}' must be named <disk|net|cdrom>.<name>, e.g. disk.file",
-                                    name));
+            return fail(
+                Errc::BadInput, "name",
+                fmt::format("device template '{}' must be named <disk|net|cdrom>.<name>, e.g. disk.file", name));
     }
     return {};
 }
@@ -105,9 +108,9 @@ Result<std::shared_ptr<const tmpl::Template>> Catalog::parsed_template(TemplateK
     }
     auto parsed = tmpl::Template::parse(name, (*kv)->value);
     if (!parsed)
-        return fail(Errc::Internal, "tpl",
-                    fmt::format("stored {} template '{}' does not parse: {}", kind_name(kind), name,
-                                parsed.error().desc));
+        return fail(
+            Errc::Internal, "tpl",
+            fmt::format("stored {} template '{}' does not parse: {}", kind_name(kind), name, parsed.error().desc));
     auto shared = std::make_shared<const tmpl::Template>(std::move(*parsed));
     std::lock_guard lock(cache_mutex_);
     cache_[key] = Cached{(*kv)->mod_revision, shared};

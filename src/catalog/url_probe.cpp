@@ -32,7 +32,8 @@ Result<std::uint64_t> CurlUrlProbe::content_length(const std::string& url, const
     curl_off_t length = -1;
     curl_easy_getinfo(curl.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     if (length < 0)
-        return fail(Errc::BadInput, field, fmt::format("HEAD {} did not say how big the file is (no Content-Length)", url));
+        return fail(Errc::BadInput, field,
+                    fmt::format("HEAD {} did not say how big the file is (no Content-Length)", url));
     return static_cast<std::uint64_t>(length);
 }
 

@@ -4,8 +4,8 @@
 #include <array>
 #include <cctype>
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 namespace kvmhub::catalog {

@@ -54,15 +54,20 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::observe(double value) noexcept {
     auto it = std::lower_bound(bounds_.begin(), bounds_.end(), value);
-    if (it != bounds_.end()) buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+    if (it != bounds_.end())
+        buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
-    if (value > 0) sum_micro_.fetch_add(static_cast<std::uint64_t>(std::llround(value * 1e6)), std::memory_order_relaxed);
+    if (value > 0)
+        sum_micro_.fetch_add(static_cast<std::uint64_t>(std::llround(value * 1e6)), std::memory_order_relaxed);
 }
 
-double Histogram::sum() const noexcept { return static_cast<double>(sum_micro_.load(std::memory_order_relaxed)) / 1e6; }
+double Histogram::sum() const noexcept {
+    return static_cast<double>(sum_micro_.load(std::memory_order_relaxed)) / 1e6;
+}
 
 const std::vector<double>& Metrics::default_latency_bounds() {
-    static const std::vector<double> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    static const std::vector<double> bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,    0.25,  0.5,    1,     2.5,  5,     10};
     return bounds;
 }
 
@@ -70,7 +75,8 @@ Counter& Metrics::counter(std::string_view name, std::string_view help, const La
     std::string key = render_labels(labels);
     std::lock_guard lock(mutex_);
     auto fam = families_.find(name);
-    if (fam == families_.end()) fam = families_.emplace(std::string(name), Family{std::string(help), false, {}, {}}).first;
+    if (fam == families_.end())
+        fam = families_.emplace(std::string(name), Family{std::string(help), false, {}, {}}).first;
     auto& slot = fam->second.counters[key];
     if (!slot) slot = std::make_unique<Counter>();
     return *slot;
@@ -81,7 +87,8 @@ Histogram& Metrics::histogram(std::string_view name, std::string_view help, cons
     std::string key = render_labels(labels);
     std::lock_guard lock(mutex_);
     auto fam = families_.find(name);
-    if (fam == families_.end()) fam = families_.emplace(std::string(name), Family{std::string(help), true, {}, {}}).first;
+    if (fam == families_.end())
+        fam = families_.emplace(std::string(name), Family{std::string(help), true, {}, {}}).first;
     auto& slot = fam->second.histograms[key];
     if (!slot) slot = std::make_unique<Histogram>(bounds);
     return *slot;
@@ -91,13 +98,15 @@ std::string Metrics::render() const {
     std::string out;
     std::lock_guard lock(mutex_);
     for (const auto& [name, fam] : families_) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, fam.help, name, fam.is_histogram ? "histogram" : "counter");
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, fam.help, name,
+                           fam.is_histogram ? "histogram" : "counter");
         for (const auto& [labels, c] : fam.counters) out += fmt::format("{}{} {}\n", name, labels, c->value());
         for (const auto& [labels, h] : fam.histograms) {
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i < h->bounds().size(); ++i) {
                 cumulative += h->bucket(i);
-                out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, fmt::format("{}", h->bounds()[i])), cumulative);
+                out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, fmt::format("{}", h->bounds()[i])),
+                                   cumulative);
             }
             out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, "+Inf"), h->count());
             out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, labels, h->sum(), name, labels, h->count());

@@ -24,21 +24,29 @@ std::string_view trim(std::string_view s) {
 
 const char* method_name(Method m) {
     switch (m) {
-        case Method::Get: return "GET";
-        case Method::Head: return "HEAD";
-        case Method::Post: return "POST";
-        case Method::Put: return "PUT";
-        case Method::Delete: return "DELETE";
-        case Method::Patch: return "PATCH";
-        case Method::Options: return "OPTIONS";
-        case Method::Other: return "OTHER";
+        case Method::Get:
+            return "GET";
+        case Method::Head:
+            return "HEAD";
+        case Method::Post:
+            return "POST";
+        case Method::Put:
+            return "PUT";
+        case Method::Delete:
+            return "DELETE";
+        case Method::Patch:
+            return "PATCH";
+        case Method::Options:
+            return "OPTIONS";
+        case Method::Other:
+            return "OTHER";
     }
     return "OTHER";
 }
 
 Method parse_method(std::string_view name) {
     static constexpr std::pair<std::string_view, Method> kMethods[] = {
-        {"GET", Method::Get},     {"HEAD", Method::Head},   {"POST", Method::Post},       {"PUT", Method::Put},
+        {"GET", Method::Get},       {"HEAD", Method::Head},   {"POST", Method::Post},       {"PUT", Method::Put},
         {"DELETE", Method::Delete}, {"PATCH", Method::Patch}, {"OPTIONS", Method::Options},
     };
     for (const auto& [text, method] : kMethods)
@@ -46,9 +54,15 @@ Method parse_method(std::string_view name) {
     return Method::Other;
 }
 
-const std::string* Request::header(std::string_view lower_name) const { return find_field(headers, lower_name); }
-const std::string* Request::query_param(std::string_view name) const { return find_field(query, name); }
-const std::string* Request::param(std::string_view name) const { return find_field(params, name); }
+const std::string* Request::header(std::string_view lower_name) const {
+    return find_field(headers, lower_name);
+}
+const std::string* Request::query_param(std::string_view name) const {
+    return find_field(query, name);
+}
+const std::string* Request::param(std::string_view name) const {
+    return find_field(params, name);
+}
 
 std::string Request::cookie(std::string_view name) const {
     const std::string* header_value = header("cookie");
@@ -61,7 +75,8 @@ std::string Request::cookie(std::string_view name) const {
         auto eq = pair.find('=');
         if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
             std::string_view value = trim(pair.substr(eq + 1));
-            if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+            if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+                value = value.substr(1, value.size() - 2);
             return std::string(value);
         }
     }
@@ -78,7 +93,9 @@ Reply Reply::ok(const nlohmann::json& object) {
     return reply;
 }
 
-Reply Reply::ok() { return ok(nlohmann::json()); }
+Reply Reply::ok() {
+    return ok(nlohmann::json());
+}
 
 Reply Reply::text(std::string body, std::string content_type) {
     Reply reply;
@@ -98,18 +115,30 @@ Reply Reply::error(const Error& error) {
 
 int http_status(Errc code) {
     switch (code) {
-        case Errc::BadInput: return 400;
-        case Errc::Unauthorized: return 401;
-        case Errc::Forbidden: return 403;
-        case Errc::NotFound: return 404;
-        case Errc::Conflict: return 409;
-        case Errc::Gone: return 410;
-        case Errc::TooLarge: return 413;
-        case Errc::Throttled: return 429;
-        case Errc::HostError: return 502;
-        case Errc::HostUnavailable: return 503;
-        case Errc::HostTimeout: return 504;
-        case Errc::Internal: return 500;
+        case Errc::BadInput:
+            return 400;
+        case Errc::Unauthorized:
+            return 401;
+        case Errc::Forbidden:
+            return 403;
+        case Errc::NotFound:
+            return 404;
+        case Errc::Conflict:
+            return 409;
+        case Errc::Gone:
+            return 410;
+        case Errc::TooLarge:
+            return 413;
+        case Errc::Throttled:
+            return 429;
+        case Errc::HostError:
+            return 502;
+        case Errc::HostUnavailable:
+            return 503;
+        case Errc::HostTimeout:
+            return 504;
+        case Errc::Internal:
+            return 500;
     }
     return 500;
 }
@@ -117,13 +146,18 @@ int http_status(Errc code) {
 int legacy_code(const Error& error) {
     if (error.legacy != 0) return error.legacy;
     switch (error.code) {
-        case Errc::BadInput: return 998;
-        case Errc::NotFound: return 404;
+        case Errc::BadInput:
+            return 998;
+        case Errc::NotFound:
+            return 404;
         case Errc::HostError:
         case Errc::HostUnavailable:
-        case Errc::HostTimeout: return 996;
-        case Errc::Internal: return 997;
-        default: return http_status(error.code);
+        case Errc::HostTimeout:
+            return 996;
+        case Errc::Internal:
+            return 997;
+        default:
+            return http_status(error.code);
     }
 }
 

@@ -49,7 +49,7 @@ struct Reply {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
-    Fields headers;  // extra headers (Set-Cookie, Retry-After, ...)
+    Fields headers;      // extra headers (Set-Cookie, Retry-After, ...)
     bool close = false;  // close the connection after this reply
 
     // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).

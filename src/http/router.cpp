@@ -20,8 +20,12 @@ std::vector<std::string_view> split_path(std::string_view path) {
     return out;
 }
 
-bool is_param(std::string_view seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
-bool is_rest(std::string_view seg) { return is_param(seg) && seg[seg.size() - 2] == '*'; }
+bool is_param(std::string_view seg) {
+    return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+bool is_rest(std::string_view seg) {
+    return is_param(seg) && seg[seg.size() - 2] == '*';
+}
 std::string param_name(std::string_view seg) {
     seg = seg.substr(1, seg.size() - 2);
     if (!seg.empty() && seg.back() == '*') seg.remove_suffix(1);
@@ -59,10 +63,14 @@ bool match_segments(const std::vector<std::string>& pattern, std::string_view pa
 
 const char* access_name(Access a) {
     switch (a) {
-        case Access::Unset: return "unset";
-        case Access::Public: return "public";
-        case Access::Admin: return "admin";
-        case Access::Tenant: return "tenant";
+        case Access::Unset:
+            return "unset";
+        case Access::Public:
+            return "public";
+        case Access::Admin:
+            return "admin";
+        case Access::Tenant:
+            return "tenant";
     }
     return "unset";
 }
@@ -116,7 +124,8 @@ Result<Match> Router::match(Method method, std::string_view path, const std::vec
         for (std::size_t i = 0; i < routes_.size(); ++i) {
             const Route& r = routes_[i];
             if (std::find(surfaces.begin(), surfaces.end(), r.surface) == surfaces.end() ||
-                !match_segments(compiled_[i].segments, candidate, m.params)) continue;
+                !match_segments(compiled_[i].segments, candidate, m.params))
+                continue;
             if (r.method == wanted) {
                 m.route = &r;
                 return m;
@@ -139,10 +148,16 @@ Result<Match> Router::match(Method method, std::string_view path, const std::vec
 Status Router::authorize(const Route& route, Request& request) const {
     const AccessGuard* guard = nullptr;
     switch (route.access) {
-        case Access::Public: return {};
-        case Access::Admin: guard = admin_guard_.get(); break;
-        case Access::Tenant: guard = tenant_guard_.get(); break;
-        case Access::Unset: break;
+        case Access::Public:
+            return {};
+        case Access::Admin:
+            guard = admin_guard_.get();
+            break;
+        case Access::Tenant:
+            guard = tenant_guard_.get();
+            break;
+        case Access::Unset:
+            break;
     }
     if (!sealed_ || guard == nullptr) return fail(Errc::Forbidden, "access", "route has no access decision");
     auto who = guard->check(route.access, request);

@@ -9,6 +9,8 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
+#include <sodium.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -23,8 +25,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
-#include <sodium.h>
 
 #include "common/log.hpp"
 
@@ -98,8 +98,8 @@ struct Server::Impl {
           metrics(m),
           ioc(c.http.io_threads > 0 ? c.http.io_threads : static_cast<int>(std::thread::hardware_concurrency())),
           workers(static_cast<std::size_t>(c.http.worker_threads > 0
-                                                ? c.http.worker_threads
-                                                : std::max(4u, 2 * std::thread::hardware_concurrency()))) {
+                                               ? c.http.worker_threads
+                                               : std::max(4u, 2 * std::thread::hardware_concurrency()))) {
         id_prefix = fmt::format("{:08x}", randombytes_random());
     }
 
@@ -122,8 +122,9 @@ struct Server::Impl {
                 try {
                     l->tls = make_tls_context(lc);
                 } catch (const boost::system::system_error& e) {
-                    return fail(Errc::BadInput, where, fmt::format("cannot load TLS certificate {} / key {}: {}",
-                                                                   lc.tls_cert, lc.tls_key, e.what()));
+                    return fail(
+                        Errc::BadInput, where,
+                        fmt::format("cannot load TLS certificate {} / key {}: {}", lc.tls_cert, lc.tls_key, e.what()));
                 }
             }
             listeners.push_back(std::move(l));
@@ -140,8 +141,8 @@ struct Server::Impl {
             begin_stop();
         });
         std::vector<std::thread> threads;
-        const int n = config.http.io_threads > 0 ? config.http.io_threads
-                                                 : static_cast<int>(std::thread::hardware_concurrency());
+        const int n =
+            config.http.io_threads > 0 ? config.http.io_threads : static_cast<int>(std::thread::hardware_concurrency());
         for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
         ioc.run();
         for (auto& t : threads) t.join();
@@ -275,7 +276,8 @@ struct Server::Impl {
                 if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
                     ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset) {
                     // A request we cannot parse: say so once, then close.
-                    Reply bad = Reply::error(Error{Errc::BadInput, "request", "malformed HTTP request: " + ec.message()});
+                    Reply bad =
+                        Reply::error(Error{Errc::BadInput, "request", "malformed HTTP request: " + ec.message()});
                     bad.close = true;
                     co_await write_reply(stream, bad, 11, false, "-");
                 }
@@ -354,9 +356,9 @@ struct Server::Impl {
         }
         const std::size_t limit = route.body_limit ? route.body_limit : config.http.body_limit;
         if (head.content_length() && *head.content_length() > limit) {
-            reply = Reply::error(Error{Errc::TooLarge, "body",
-                                       fmt::format("request body of {} bytes is over the limit of {} bytes",
-                                                   *head.content_length(), limit)});
+            reply = Reply::error(Error{
+                Errc::TooLarge, "body",
+                fmt::format("request body of {} bytes is over the limit of {} bytes", *head.content_length(), limit)});
             reply.close = true;
             co_return;
         }
@@ -395,8 +397,8 @@ struct Server::Impl {
             return route.handler(req);
         } catch (const std::exception& e) {
             logger->error("handler threw req={} route={} error={}", req.request_id, route.pattern, e.what());
-            return Reply::error(Error{Errc::Internal, "server", "internal error; see the server log, request " +
-                                                                    req.request_id});
+            return Reply::error(
+                Error{Errc::Internal, "server", "internal error; see the server log, request " + req.request_id});
         }
     }
 
@@ -432,7 +434,8 @@ struct Server::Impl {
             .counter("kvmhub_http_requests_total", "HTTP requests by route, method and status",
                      {{"route", req.route}, {"method", method_name(req.method)}, {"status", status}})
             .inc();
-        metrics.histogram("kvmhub_http_request_duration_seconds", "HTTP request latency by route", {{"route", req.route}})
+        metrics
+            .histogram("kvmhub_http_request_duration_seconds", "HTTP request latency by route", {{"route", req.route}})
             .observe(seconds);
         if (config.http.access_log)
             logger->info("request req={} ip={} user={} method={} path={} route={} status={} ms={:.2f}", req.request_id,
@@ -446,7 +449,9 @@ Server::Server(const Config& config, const Router& router, Metrics& metrics)
 
 Server::~Server() = default;
 
-Status Server::listen() { return impl_->listen(); }
+Status Server::listen() {
+    return impl_->listen();
+}
 
 std::vector<BoundListener> Server::bound() const {
     std::vector<BoundListener> out;
@@ -458,8 +463,12 @@ std::vector<BoundListener> Server::bound() const {
     return out;
 }
 
-bool Server::run() { return impl_->run(); }
+bool Server::run() {
+    return impl_->run();
+}
 
-void Server::stop() { impl_->stop(); }
+void Server::stop() {
+    impl_->stop();
+}
 
 }  // namespace kvmhub::http

@@ -46,8 +46,7 @@ TEST(Login, WrongPasswordAndUnknownUserGetTheSame401) {
 
 TEST(Login, RepeatedFailuresLockTheUserEvenWithTheRightPassword) {
     Daemon d(DaemonOptions{.env = {{"KVMHUB_LOGIN_MAX_FAILURES_PER_USER", "3"}}});
-    for (int i = 0; i < 3; ++i)
-        ASSERT_EQ(http_post(d.url() + "/api/login", login_body("admin", "bad")).status, 401);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(http_post(d.url() + "/api/login", login_body("admin", "bad")).status, 401);
     auto locked = http_post(d.url() + "/api/login", login_body("admin", d.admin_password()));
     ASSERT_EQ(locked.status, 429) << locked.body;
     EXPECT_EQ(locked.json()["result"], "ERR");

@@ -45,11 +45,12 @@ protected:
         auto j = r.json();
         EXPECT_EQ(j["result"], "ERR") << r.body;
         EXPECT_EQ(j["name"], field) << r.body;
-        EXPECT_NE(j.value("desc", "").find(fragment), std::string::npos) << "desc lacks '" << fragment << "': " << r.body;
+        EXPECT_NE(j.value("desc", "").find(fragment), std::string::npos)
+            << "desc lacks '" << fragment << "': " << r.body;
     }
 
     static json host(const std::string& name) {
-        return {{"name", name},         {"tpl", "domain"},  {"url", "test:///default"}, {"arch", "x86_64"},
+        return {{"name", name},          {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
                 {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
     }
 
@@ -105,8 +106,8 @@ TEST_F(Catalog, HostIsAddedWithItsDevicesAndListedWithVariables) {
     EXPECT_EQ(listed["url"], "test:///default");
     EXPECT_EQ(listed["sshport"], 22);
     auto vars = listed["vars"];
-    EXPECT_TRUE(vars.contains("vm_ram_mb")) << vars.dump();   // from the domain template
-    EXPECT_TRUE(vars.contains("vm_sshkey")) << vars.dump();   // from user-data
+    EXPECT_TRUE(vars.contains("vm_ram_mb")) << vars.dump();  // from the domain template
+    EXPECT_TRUE(vars.contains("vm_sshkey")) << vars.dump();  // from user-data
     EXPECT_FALSE(vars.contains("vm_uuid")) << "reserved variables are not listed";
     EXPECT_FALSE(vars.contains("host")) << "server-supplied variables are not listed";
     EXPECT_NE(vars["vm_ram_mb"], "n/a");
@@ -182,8 +183,11 @@ TEST_F(Catalog, DeviceListingOfAnUnknownHostIs404) {
 
 TEST_F(Catalog, GoldOnTheImageServerIsCheckedBySizeAndListed) {
     images_->add("/gold/debian12.qcow2", 200, 600u << 20);
-    auto r = post("/conf/gold/", {{"name", "debian12"}, {"arch", "x86_64"}, {"uri", "/gold/debian12.qcow2"},
-                                  {"size", "2"}, {"desc", "Debian 12"}});
+    auto r = post("/conf/gold/", {{"name", "debian12"},
+                                  {"arch", "x86_64"},
+                                  {"uri", "/gold/debian12.qcow2"},
+                                  {"size", "2"},
+                                  {"desc", "Debian 12"}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_GE(images_->hits("/gold/debian12.qcow2"), 1) << "the uri must be checked on GOLD_SRV";
     auto listed = call("GET", "/tpl/gold/x86_64").json();
@@ -309,7 +313,7 @@ TEST(CatalogBackup, BackupWipeRestoreReproducesEveryRecord) {
     auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
         return http_request(method, d.url() + path, body, bearer(token));
     };
-    json body = {{"name", "h-bak"},         {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
+    json body = {{"name", "h-bak"},       {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
                  {"ipaddr", "127.0.0.1"}, {"sshport", 22},   {"sshuser", "root"},        {"disk.file", "on"}};
     ASSERT_EQ(call("POST", "/conf/host/", body.dump()).status, 200);
     const std::string edited = "{#- edited -#}\ninstance-id: {{ vm_uuid }}\n# 中文注释\n";

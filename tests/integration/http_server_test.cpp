@@ -12,7 +12,9 @@ namespace {
 
 class HttpServer : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { daemon_ = new Daemon(DaemonOptions{.env = {{"KVMHUB_CTRL_KEY", "ctrl-secret-42"}}}); }
+    static void SetUpTestSuite() {
+        daemon_ = new Daemon(DaemonOptions{.env = {{"KVMHUB_CTRL_KEY", "ctrl-secret-42"}}});
+    }
     static void TearDownTestSuite() {
         delete daemon_;
         daemon_ = nullptr;
@@ -100,8 +102,8 @@ TEST_F(HttpServer, MalformedJsonIs400WithPosition) {
 }
 
 TEST_F(HttpServer, DeeplyNestedJsonIsRefused) {
-    std::string deep = R"({"username":"admin","password":"x","extra":)" + std::string(200, '[') +
-                       std::string(200, ']') + "}";
+    std::string deep =
+        R"({"username":"admin","password":"x","extra":)" + std::string(200, '[') + std::string(200, ']') + "}";
     auto r = http_post(url() + "/api/login", deep);
     ASSERT_EQ(r.status, 400);
     EXPECT_NE(r.json()["desc"].get<std::string>().find("nested deeper"), std::string::npos) << r.body;

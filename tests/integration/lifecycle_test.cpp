@@ -19,8 +19,10 @@ TEST(Shutdown, SigtermLetsAnInFlightRequestFinishThenExitsZero) {
     RawSocket busy(d.port());
     std::string body = R"({"username":"admin","password":")" + d.admin_password() + "\"}";
     // The server answers "100 Continue" only once it has the headers: the request is in flight.
-    busy.send("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
-              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    busy.send(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n");
     ASSERT_NE(busy.read_until("100 Continue").find("100 Continue"), std::string::npos);
     RawSocket idle(d.port());
     kill(d.pid(), SIGTERM);

@@ -56,8 +56,10 @@ serves = ["metadata"]
 TEST(Listeners, TlsListenerServesHttps) {
     TempDir dir;
     std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " 2>/dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
     std::ofstream(dir.file("kvmhub.toml")) << "[[listener]]\nname = \"secure\"\nlisten = \"127.0.0.1:0\"\n"
                                            << "tls_cert = \"" << cert << "\"\ntls_key = \"" << key << "\"\n";

@@ -147,8 +147,8 @@ int Daemon::wait_exit(std::chrono::seconds timeout) {
 }
 
 std::string Daemon::login() const {
-    auto r = http_post(url_ + "/api/login",
-                       nlohmann::json{{"username", "admin"}, {"password", admin_password_}}.dump());
+    auto r =
+        http_post(url_ + "/api/login", nlohmann::json{{"username", "admin"}, {"password", admin_password_}}.dump());
     auto token = r.json().value("token", std::string());
     if (r.status != 200 || token.empty()) throw std::runtime_error("login failed: " + r.body + r.error);
     return token;

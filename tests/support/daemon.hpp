@@ -17,11 +17,11 @@
 namespace kvmhub::test {
 
 struct DaemonOptions {
-    std::vector<std::string> args;             // extra command-line arguments
-    std::map<std::string, std::string> env;    // extra environment (PATH and HOME are passed through)
+    std::vector<std::string> args;           // extra command-line arguments
+    std::map<std::string, std::string> env;  // extra environment (PATH and HOME are passed through)
     std::string admin_password = "test-admin-password";
-    bool wait_ready = true;                    // wait for the "listening" line and read the port
-    bool default_listen = true;                // add --listen 127.0.0.1:0 (off for tests with a listener config)
+    bool wait_ready = true;      // wait for the "listening" line and read the port
+    bool default_listen = true;  // add --listen 127.0.0.1:0 (off for tests with a listener config)
 };
 
 class Daemon {

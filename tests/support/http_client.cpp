@@ -31,7 +31,9 @@ size_t append_header(char* data, size_t size, size_t count, void* out) {
 
 }  // namespace
 
-nlohmann::json HttpResponse::json() const { return nlohmann::json::parse(body, nullptr, false); }
+nlohmann::json HttpResponse::json() const {
+    return nlohmann::json::parse(body, nullptr, false);
+}
 
 std::string HttpResponse::header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -13,7 +13,7 @@ struct HttpResponse {
     long status = 0;
     std::string body;
     std::multimap<std::string, std::string> headers;  // names lower-cased
-    std::string error;                                 // transport error, empty when the request went through
+    std::string error;                                // transport error, empty when the request went through
 
     nlohmann::json json() const;  // parsed body; discarded value when it is not JSON
     std::string header(const std::string& lower_name) const;

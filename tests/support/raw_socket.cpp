@@ -57,9 +57,12 @@ bool RawSocket::read_until_closed(std::string& out, std::chrono::seconds timeout
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         switch (read_some(out, deadline)) {
-            case Read::Data: break;
-            case Read::Closed: return true;
-            case Read::Timeout: return false;
+            case Read::Data:
+                break;
+            case Read::Closed:
+                return true;
+            case Read::Timeout:
+                return false;
         }
     }
 }

@@ -70,8 +70,9 @@ void StaticServer::answer(int fd) {
         ++hits_[path];
         if (auto it = entries_.find(path); it != entries_.end()) entry = it->second;
     }
-    std::string reply = "HTTP/1.1 " + std::to_string(entry.status) + " X\r\nContent-Length: " +
-                        std::to_string(entry.length) + "\r\nConnection: close\r\n" + entry.headers + "\r\n";
+    std::string reply = "HTTP/1.1 " + std::to_string(entry.status) +
+                        " X\r\nContent-Length: " + std::to_string(entry.length) + "\r\nConnection: close\r\n" +
+                        entry.headers + "\r\n";
     if (method == "GET") reply += std::string(entry.length, 'x');
     send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
 }

@@ -1,0 +1,224 @@
+// /vm/<cmd>/<host>[/<uuid>]: the simplekvm VM commands. Like simplekvm, a query parameter
+// the command does not take is an error (998); `k` and `e` (tenant link parts) are ignored.
+#include <set>
+
+#include <fmt/format.h>
+
+#include "api/json_body.hpp"
+#include "api/routes.hpp"
+#include "catalog/validate.hpp"
+#include "vm/vm_service.hpp"
+
+namespace kvmhub::api {
+namespace {
+
+using http::Access;
+using http::Method;
+using http::Reply;
+using http::Request;
+
+Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
+    for (const auto& [name, value] : req.query) {
+        if (name == "k" || name == "e") continue;
+        bool known = false;
+        for (const char* a : allowed) known = known || name == a;
+        if (!known)
+            return fail(Errc::BadInput, name, fmt::format("unknown parameter '{}' for this command", name), 998);
+    }
+    return {};
+}
+
+std::string host_of(const Request& req) {
+    return req.param("host") ? *req.param("host") : std::string();
+}
+std::string uuid_of(const Request& req) {
+    return req.param("uuid") ? *req.param("uuid") : std::string();
+}
+std::string query_or(const Request& req, const char* name, std::string fallback = {}) {
+    const std::string* v = req.query_param(name);
+    return v ? *v : fallback;
+}
+
+Reply with_fields(const Result<nlohmann::json>& r) {
+    return r ? Reply::ok(*r) : Reply::error(r.error());
+}
+
+// A change to a VM: parameters checked, service called, outcome audited.
+template <typename Fn>
+Reply vm_change(ApiContext& ctx, Request& req, const char* action, std::initializer_list<const char*> allowed, Fn fn) {
+    if (auto ok = only_params(req, allowed); !ok) return Reply::error(ok.error());
+    return audited(ctx, req, fmt::format("vm.{}", action), host_of(req) + "/" + uuid_of(req), fn());
+}
+
+Reply vm_create(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    const std::string* key = req.header("idempotency-key");
+    auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
+    if (!uuid) return audited(ctx, req, "vm.create", host_of(req), tl::unexpected(uuid.error()));
+    return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {}, {{"uuid", *uuid}});
+}
+
+Reply vm_list_all(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    return with_fields(ctx.vms.list_cached());
+}
+
+Reply vm_list_host(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    return with_fields(ctx.vms.list_host(host_of(req)));
+}
+
+Reply vm_list_one(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    return with_fields(ctx.vms.list_guest(host_of(req), uuid_of(req)));
+}
+
+Reply vm_xml(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    auto xml = ctx.vms.xml(host_of(req), uuid_of(req));
+    return xml ? Reply::ok({{"xml", *xml}}) : Reply::error(xml.error());
+}
+
+Reply vm_start(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "start", {}, [&] { return ctx.vms.start(host_of(req), uuid_of(req)); });
+}
+
+Reply vm_reset(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "reset", {}, [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
+}
+
+Reply vm_stop(ApiContext& ctx, Request& req) {
+    const std::string force = query_or(req, "force", "false");
+    return vm_change(ctx, req, "stop", {"force"}, [&]() -> Status {
+        if (force != "true" && force != "false") return fail(Errc::BadInput, "force", "force must be true or false");
+        return ctx.vms.stop(host_of(req), uuid_of(req), force == "true");
+    });
+}
+
+Reply vm_delete(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    auto failed = ctx.vms.remove(host_of(req), uuid_of(req));
+    const std::string target = host_of(req) + "/" + uuid_of(req);
+    if (!failed) return audited(ctx, req, "vm.delete", target, tl::unexpected(failed.error()));
+    return audited(ctx, req, "vm.delete", target, {}, {{"failed", *failed}});
+}
+
+Reply vm_desc(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "desc", {"vm_desc"},
+                     [&] { return ctx.vms.set_description(host_of(req), uuid_of(req), query_or(req, "vm_desc")); });
+}
+
+Reply vm_setmem(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "setmem", {"vm_ram_mb"},
+                     [&] { return ctx.vms.set_memory(host_of(req), uuid_of(req), query_or(req, "vm_ram_mb")); });
+}
+
+Reply vm_setcpu(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "setcpu", {"vm_vcpus"},
+                     [&] { return ctx.vms.set_vcpus(host_of(req), uuid_of(req), query_or(req, "vm_vcpus")); });
+}
+
+Reply vm_metadata(ApiContext& ctx, Request& req) {
+    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    return vm_change(ctx, req, "metadata", {},
+                     [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
+}
+
+Reply vm_snapshot_list(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    return with_fields(ctx.vms.snapshots(host_of(req), uuid_of(req)));
+}
+
+Reply vm_snapshot_create(ApiContext& ctx, Request& req) {
+    std::string name = query_or(req, "name");
+    if (name.empty()) {
+        std::time_t now = ctx.clock.now_seconds();
+        std::tm tm{};
+        localtime_r(&now, &tm);
+        char stamp[16];
+        std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+        name = stamp;
+    }
+    return vm_change(ctx, req, "snapshot", {"name"}, [&]() -> Status {
+        if (auto ok = catalog::check_name("name", name); !ok) return ok;
+        return ctx.vms.create_snapshot(host_of(req), uuid_of(req), name);
+    });
+}
+
+Reply vm_snapshot_revert(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "revert_snapshot", {"name"}, [&]() -> Status {
+        auto name = required_query(req, "name");
+        if (!name) return tl::unexpected(name.error());
+        return ctx.vms.revert_snapshot(host_of(req), uuid_of(req), *name);
+    });
+}
+
+Reply vm_snapshot_delete(ApiContext& ctx, Request& req) {
+    return vm_change(ctx, req, "delete_snapshot", {"name"}, [&]() -> Status {
+        auto name = required_query(req, "name");
+        if (!name) return tl::unexpected(name.error());
+        return ctx.vms.delete_snapshot(host_of(req), uuid_of(req), *name);
+    });
+}
+
+Reply vm_blksize(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
+    auto dev = required_query(req, "dev");
+    if (!dev) return Reply::error(dev.error());
+    return with_fields(ctx.vms.block_size(host_of(req), uuid_of(req), *dev));
+}
+
+Reply vm_netstat(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
+    auto dev = required_query(req, "dev");
+    if (!dev) return Reply::error(dev.error());
+    return with_fields(ctx.vms.net_stats(host_of(req), uuid_of(req), *dev));
+}
+
+Reply vm_ipaddr(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+    auto addrs = ctx.vms.addresses(host_of(req), uuid_of(req));
+    return addrs ? Reply::ok(*addrs) : Reply::error(addrs.error());
+}
+
+}  // namespace
+
+std::vector<http::Route> vm_routes(ApiContext& ctx) {
+    std::vector<http::Route> routes{
+        {Method::Post, "/vm/create/{host}", Access::Admin, Surface::Admin, bind(ctx, vm_create), 0},
+        {Method::Get, "/vm/list/", Access::Admin, Surface::Admin, bind(ctx, vm_list_all), 0},
+        {Method::Get, "/vm/list/{host}", Access::Admin, Surface::Admin, bind(ctx, vm_list_host), 0},
+        {Method::Get, "/vm/list/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_list_one), 0},
+        {Method::Get, "/vm/snapshot/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_snapshot_list), 0},
+        {Method::Post, "/vm/snapshot/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_snapshot_create), 0},
+        {Method::Post, "/vm/metadata/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_metadata), 0},
+        {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_blksize), 0},
+        {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_netstat), 0},
+        {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_ipaddr), 0},
+    };
+    // simplekvm used GET for these changes; POST is accepted as well.
+    const std::pair<const char*, http::Reply (*)(ApiContext&, Request&)> changes[] = {
+        {"xml", vm_xml},
+        {"start", vm_start},
+        {"reset", vm_reset},
+        {"stop", vm_stop},
+        {"delete", vm_delete},
+        {"desc", vm_desc},
+        {"setmem", vm_setmem},
+        {"setcpu", vm_setcpu},
+        {"revert_snapshot", vm_snapshot_revert},
+        {"delete_snapshot", vm_snapshot_delete},
+    };
+    for (const auto& [cmd, fn] : changes)
+        for (Method m : {Method::Get, Method::Post})
+            routes.push_back(
+                {m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Surface::Admin, bind(ctx, fn), 0});
+    return routes;
+}
+
+}  // namespace kvmhub::api

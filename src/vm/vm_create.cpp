@@ -1,0 +1,116 @@
+// Creating a VM: merge defaults and the request, render the host's domain template, define.
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "vm/vm_service.hpp"
+
+namespace kvmhub::vm {
+namespace {
+
+// Set by the server; a client's value for them is dropped (simplekvm does the same).
+const std::set<std::string> kReserved{"vm_uuid",   "vm_arch",   "vm_create", "vm_creater",  "META_SRV",
+                                      "META_HOST", "META_PORT", "host",      "vm_last_disk"};
+
+std::string timestamp(const Clock& clock) {
+    std::time_t now = clock.now_seconds();
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+// A whole number in [lo, hi] given as a number or a numeric string.
+Status check_count(const nlohmann::json& context, const char* field, long lo, long hi, const char* unit) {
+    auto it = context.find(field);
+    if (it == context.end() || it->is_null()) return {};
+    long value = -1;
+    if (it->is_number_integer()) {
+        value = it->get<long>();
+    } else if (it->is_string()) {
+        const std::string& text = it->get_ref<const std::string&>();
+        char* end = nullptr;
+        value = std::strtol(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0') value = -1;
+    }
+    if (value < lo || value > hi)
+        return fail(Errc::BadInput, field,
+                    fmt::format("'{}' must be a whole number of {} from {} to {}", field, unit, lo, hi));
+    return {};
+}
+
+Status check_request(const nlohmann::json& body) {
+    if (!body.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of vm_* variables");
+    for (const auto& [key, value] : body.items())
+        if (value.is_object())
+            return fail(Errc::BadInput, key, fmt::format("'{}' must be a string, a number, a boolean or a list", key));
+    if (auto ok = check_count(body, "vm_vcpus", 1, 1024, "vCPUs"); !ok) return ok;
+    if (auto ok = check_count(body, "vm_vcpus_max", 1, 1024, "vCPUs"); !ok) return ok;
+    if (auto ok = check_count(body, "vm_ram_mb", 16, 16 << 20, "MiB"); !ok) return ok;
+    if (auto ok = check_count(body, "vm_ram_mb_max", 16, 16 << 20, "MiB"); !ok) return ok;
+    return {};
+}
+
+std::pair<std::string, std::string> split_host_port(const std::string& hp) {
+    auto colon = hp.rfind(':');
+    const bool inside_brackets = hp.front() == '[' && hp.find(']') > colon;
+    if (colon == std::string::npos || inside_brackets) return {hp, "80"};
+    return {hp.substr(0, colon), hp.substr(colon + 1)};
+}
+
+}  // namespace
+
+Result<std::string> VmService::create(const std::string& host, const nlohmann::json& body, const std::string& creator,
+                                      const std::string& idempotency_key) {
+    if (auto ok = check_request(body); !ok) return tl::unexpected(ok.error());
+    const std::string idem_key = idempotency_key.empty() ? "" : "/idempotency/" + host + "/" + idempotency_key;
+    if (!idem_key.empty()) {
+        if (idempotency_key.size() > 128) return fail(Errc::BadInput, "Idempotency-Key", "at most 128 characters");
+        auto seen = store_.get(idem_key);
+        if (!seen) return tl::unexpected(seen.error());
+        if (*seen) return (*seen)->value;
+    }
+    auto record = catalog_.host(host);
+    if (!record) return tl::unexpected(record.error());
+    virt::HostRef ref{host, record->value("url", "")};
+    auto caps = hypervisor_.capabilities(ref);
+    if (!caps) return tl::unexpected(caps.error());
+    auto domain = catalog_.parsed_template(catalog::TemplateKind::Domain, record->value("tpl", ""));
+    if (!domain) return tl::unexpected(domain.error());
+
+    nlohmann::json context = {{"vm_ram_mb", 1024}, {"vm_vcpus", 1}};
+    const std::string arch = record->value("arch", "x86_64");
+    if (arch == "aarch64") context["vm_uefi"] = "/usr/share/AAVMF/AAVMF_CODE.fd";
+    for (const auto& [key, value] : body.items())
+        if (!kReserved.count(key)) context[key] = value;
+    const std::string uuid = new_uuid();
+    auto [meta_host, meta_port] = split_host_port(config_.meta_srv);
+    context["vm_uuid"] = uuid;
+    context["vm_arch"] = arch;
+    context["vm_create"] = timestamp(clock_);
+    context["vm_creater"] = creator;
+    context["META_SRV"] = config_.meta_srv;
+    context["META_HOST"] = meta_host;
+    context["META_PORT"] = meta_port;
+    context["host"] = {{"name", host}, {"arch", caps->arch}, {"domain_type", caps->domain_type}};
+
+    tmpl::RenderOptions options;
+    options.autoescape = true;
+    auto xml = (*domain)->render(context, options);
+    if (!xml) return fail(Errc::BadInput, "tpl", xml.error().desc);
+    auto defined = hypervisor_.define(ref, *xml);
+    if (!defined) return tl::unexpected(defined.error());
+    log::get("vm")->info("defined vm host={} vm={} by={}", host, *defined, creator);
+    refresh_cached(host, *defined);
+    if (!idem_key.empty()) {
+        // Remembered for a day; a lease removes the key without a sweeper.
+        if (auto lease = store_.grant_lease(std::chrono::hours(24)); lease)
+            (void)store_.compare_and_swap(idem_key, 0, *defined, *lease);
+    }
+    return *defined;
+}
+
+}  // namespace kvmhub::vm

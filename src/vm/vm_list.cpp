@@ -1,0 +1,136 @@
+// Listing VMs live from a host, and the guest cache that serves /vm/list/ for all hosts.
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "vm/vm_service.hpp"
+
+namespace kvmhub::vm {
+namespace {
+
+std::string cache_prefix(const std::string& host) {
+    return fmt::format("{}{}/", kGuestsPrefix, host);
+}
+
+nlohmann::json disk_json(const virt::DiskInfo& d) {
+    return {{"device", d.device}, {"type", d.type}, {"bus", d.bus}, {"dev", d.dev}, {"vol", d.vol}};
+}
+
+nlohmann::json host_json(const virt::NodeInfo& n) {
+    return {{"hostname", n.hostname},
+            {"freemem", fmt::format("{}MiB", n.free_kib / 1024)},
+            {"totalmem", fmt::format("{}MiB", n.total_kib / 1024)},
+            {"totalcpu", n.cpus},
+            {"mhz", n.mhz},
+            {"totalvm", n.total_vms},
+            {"active", n.active_vms}};
+}
+
+}  // namespace
+
+nlohmann::json guest_json(const virt::GuestInfo& g, std::int64_t updated) {
+    nlohmann::json disks = nlohmann::json::array();
+    for (const auto& d : g.disks) disks.push_back(disk_json(d));
+    nlohmann::json nets = nlohmann::json::array();
+    for (const auto& n : g.nets) nets.push_back({{"type", n.type}, {"model", n.model}, {"mac", n.mac}});
+    return {{"uuid", g.uuid},         {"name", g.name},          {"title", g.title},       {"desc", g.desc},
+            {"curcpu", g.curcpu},     {"maxcpu", g.maxcpu},      {"curmem", g.curmem_kib}, {"maxmem", g.maxmem_kib},
+            {"mdconfig", g.mdconfig}, {"cputime", g.cputime_ns}, {"state", g.state},       {"disks", disks},
+            {"nets", nets},           {"updated", updated}};
+}
+
+VmService::VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config,
+                     const Clock& clock)
+    : store_(store), catalog_(catalog), hypervisor_(hypervisor), config_(config), clock_(clock) {}
+
+Result<virt::HostRef> VmService::host_ref(const std::string& host) {
+    auto record = catalog_.host(host);
+    if (!record) return tl::unexpected(record.error());
+    return virt::HostRef{host, record->value("url", "")};
+}
+
+Status VmService::check_uuid(const std::string& uuid) {
+    if (!is_uuid(uuid)) return fail(Errc::BadInput, "uuid", fmt::format("'{}' is not a UUID", uuid));
+    return {};
+}
+
+void VmService::cache_put(const std::string& host, const nlohmann::json& guest) {
+    if (auto put = store_.put(cache_prefix(host) + guest.value("uuid", ""), guest.dump()); !put)
+        log::get("vm")->warn("cannot cache guest host={} error={}", host, put.error().desc);
+}
+
+void VmService::cache_erase(const std::string& host, const std::string& uuid) {
+    if (auto erased = store_.erase(cache_prefix(host) + uuid); !erased)
+        log::get("vm")->warn("cannot drop cached guest host={} vm={} error={}", host, uuid, erased.error().desc);
+}
+
+void VmService::refresh_cached(const std::string& host, const std::string& uuid) {
+    auto ref = host_ref(host);
+    if (!ref) return;
+    auto guest = hypervisor_.guest(*ref, uuid);
+    if (guest) {
+        cache_put(host, guest_json(*guest, clock_.now_seconds()));
+    } else if (guest.error().code == Errc::NotFound) {
+        cache_erase(host, uuid);
+    }
+}
+
+Result<nlohmann::json> VmService::list_host(const std::string& host) {
+    auto ref = host_ref(host);
+    if (!ref) return tl::unexpected(ref.error());
+    auto node = hypervisor_.node_info(*ref);
+    if (!node) return tl::unexpected(node.error());
+    auto guests = hypervisor_.guests(*ref);
+    if (!guests) return tl::unexpected(guests.error());
+    nlohmann::json out = host_json(*node);
+    out["guest"] = nlohmann::json::array();
+    // The host's whole cache is replaced in one transaction: VMs removed behind our back vanish.
+    store::Txn txn{{}, {store::Op::erase_prefix(cache_prefix(host))}};
+    const std::int64_t now = clock_.now_seconds();
+    for (const auto& g : *guests) {
+        nlohmann::json j = guest_json(g, now);
+        txn.ops.push_back(store::Op::put(cache_prefix(host) + g.uuid, j.dump()));
+        out["guest"].push_back(std::move(j));
+    }
+    if (auto done = store_.commit(txn); !done)
+        log::get("vm")->warn("cannot refresh the guest cache host={} error={}", host, done.error().desc);
+    return out;
+}
+
+Result<nlohmann::json> VmService::list_guest(const std::string& host, const std::string& uuid) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto node = hypervisor_.node_info(*ref);
+    if (!node) return tl::unexpected(node.error());
+    auto guest = hypervisor_.guest(*ref, uuid);
+    if (!guest) return tl::unexpected(guest.error());
+    nlohmann::json out = host_json(*node);
+    out["guest"] = guest_json(*guest, clock_.now_seconds());
+    cache_put(host, out["guest"]);
+    return out;
+}
+
+Result<nlohmann::json> VmService::list_cached() {
+    auto hosts = catalog_.hosts();
+    if (!hosts) return tl::unexpected(hosts.error());
+    auto cached = store_.list(kGuestsPrefix);
+    if (!cached) return tl::unexpected(cached.error());
+    std::map<std::string, nlohmann::json> by_host;
+    for (const auto& h : *hosts)
+        by_host[h.value("name", "")] = {
+            {"kvmhost", h.value("name", "")}, {"arch", h.value("arch", "")}, {"guests", nlohmann::json::array()}};
+    for (const auto& kv : *cached) {
+        std::string rest = kv.key.substr(kGuestsPrefix.size());
+        auto it = by_host.find(rest.substr(0, rest.find('/')));
+        if (it == by_host.end()) continue;  // a host deleted since: its cache no longer counts
+        auto guest = nlohmann::json::parse(kv.value, nullptr, false);
+        if (guest.is_object()) it->second["guests"].push_back(std::move(guest));
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& [name, entry] : by_host) out.push_back(std::move(entry));
+    return nlohmann::json{{"guest", std::move(out)}};
+}
+
+}  // namespace kvmhub::vm

@@ -1,0 +1,200 @@
+// Lifecycle, changes, snapshots and statistics of one VM. Every change holds the VM's
+// operation lock, so two clients acting on one VM at once get one success and one 409.
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "vm/vm_service.hpp"
+
+namespace kvmhub::vm {
+namespace {
+
+constexpr std::chrono::seconds kLockTtl{600};
+
+// A positive whole number from a query value.
+Result<long> positive(const std::string& text, const char* field, long max) {
+    char* end = nullptr;
+    long value = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || value < 1 || value > max)
+        return fail(Errc::BadInput, field, fmt::format("'{}' must be a whole number from 1 to {}", field, max));
+    return value;
+}
+
+// A refused value is reported under the request parameter that carried it.
+Status named(Status status, const char* parameter) {
+    if (!status && status.error().code == Errc::BadInput) status.error().where = parameter;
+    return status;
+}
+
+}  // namespace
+
+Status VmService::locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
+                         const std::function<Status()>& body) {
+    const std::string key = fmt::format("/locks/vm/{}/{}", host.name, uuid);
+    auto lease = store_.grant_lease(kLockTtl);
+    if (!lease) return tl::unexpected(lease.error());
+    nlohmann::json holder = {{"op", op}, {"since", clock_.now_seconds()}};
+    auto claimed = store_.compare_and_swap(key, 0, holder.dump(), *lease);
+    if (!claimed) {
+        (void)store_.revoke_lease(*lease);
+        if (claimed.error().code != Errc::Conflict) return tl::unexpected(claimed.error());
+        auto current = store_.get(key);
+        std::string busy_with = "another operation";
+        if (current && *current)
+            busy_with = nlohmann::json::parse((*current)->value, nullptr, false).value("op", busy_with);
+        return fail(Errc::Conflict, "uuid",
+                    fmt::format("VM {} is busy with {}; retry when it is done", uuid, busy_with));
+    }
+    Status result = body();
+    (void)store_.revoke_lease(*lease);  // deletes the lock key
+    if (result) refresh_cached(host.name, uuid);
+    return result;
+}
+
+Result<std::string> VmService::xml(const std::string& host, const std::string& uuid) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    return hypervisor_.xml(*ref, uuid);
+}
+
+Result<virt::HostRef> VmService::resolve(const std::string& host, const std::string& uuid) {
+    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+    return host_ref(host);
+}
+
+Status VmService::change(const std::string& host, const std::string& uuid, const std::string& op,
+                         const std::function<Status(const virt::HostRef&)>& act) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    return locked(*ref, uuid, op, [&] { return act(*ref); });
+}
+
+Status VmService::start(const std::string& host, const std::string& uuid) {
+    return change(host, uuid, "start", [&](const virt::HostRef& h) { return hypervisor_.start(h, uuid); });
+}
+
+Status VmService::stop(const std::string& host, const std::string& uuid, bool force) {
+    return change(host, uuid, force ? "force stop" : "stop", [&](const virt::HostRef& h) {
+        return force ? hypervisor_.destroy(h, uuid) : hypervisor_.shutdown(h, uuid);
+    });
+}
+
+Status VmService::reset(const std::string& host, const std::string& uuid) {
+    return change(host, uuid, "reset", [&](const virt::HostRef& h) { return hypervisor_.reset(h, uuid); });
+}
+
+Status VmService::set_description(const std::string& host, const std::string& uuid, const std::string& desc) {
+    return change(host, uuid, "desc",
+                  [&](const virt::HostRef& h) { return hypervisor_.set_description(h, uuid, desc); });
+}
+
+Status VmService::set_memory(const std::string& host, const std::string& uuid, const std::string& mib) {
+    auto value = positive(mib, "vm_ram_mb", 16 << 20);
+    if (!value) return tl::unexpected(value.error());
+    const auto kib = static_cast<std::uint64_t>(*value) * 1024;
+    return named(
+        change(host, uuid, "setmem", [&](const virt::HostRef& h) { return hypervisor_.set_memory(h, uuid, kib); }),
+        "vm_ram_mb");
+}
+
+Status VmService::set_vcpus(const std::string& host, const std::string& uuid, const std::string& vcpus) {
+    auto value = positive(vcpus, "vm_vcpus", 1024);
+    if (!value) return tl::unexpected(value.error());
+    const int n = static_cast<int>(*value);
+    return named(
+        change(host, uuid, "setcpu", [&](const virt::HostRef& h) { return hypervisor_.set_vcpus(h, uuid, n); }),
+        "vm_vcpus");
+}
+
+Status VmService::create_snapshot(const std::string& host, const std::string& uuid, const std::string& name) {
+    return change(host, uuid, "snapshot",
+                  [&](const virt::HostRef& h) { return hypervisor_.create_snapshot(h, uuid, name); });
+}
+
+Status VmService::revert_snapshot(const std::string& host, const std::string& uuid, const std::string& name) {
+    return change(host, uuid, "revert_snapshot",
+                  [&](const virt::HostRef& h) { return hypervisor_.revert_snapshot(h, uuid, name); });
+}
+
+Status VmService::delete_snapshot(const std::string& host, const std::string& uuid, const std::string& name) {
+    return change(host, uuid, "delete_snapshot",
+                  [&](const virt::HostRef& h) { return hypervisor_.delete_snapshot(h, uuid, name); });
+}
+
+Status VmService::merge_metadata(const std::string& host, const std::string& uuid, const nlohmann::json& values) {
+    if (!values.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of key/values");
+    return change(host, uuid, "metadata", [&](const virt::HostRef& h) -> Status {
+        auto guest = hypervisor_.guest(h, uuid);
+        if (!guest) return tl::unexpected(guest.error());
+        nlohmann::json merged = guest->mdconfig;
+        for (const auto& [key, value] : values.items()) {
+            if (key == "vm_create" || key == "vm_creater") continue;  // set once, by the server
+            merged[key] = value.is_string() ? value.get<std::string>() : value.dump();
+        }
+        return hypervisor_.set_mdconfig(h, uuid, merged);
+    });
+}
+
+Result<nlohmann::json> VmService::remove(const std::string& host, const std::string& uuid) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    nlohmann::json failed = nlohmann::json::array();
+    Status done = locked(*ref, uuid, "delete", [&]() -> Status {
+        auto guest = hypervisor_.guest(*ref, uuid);
+        if (!guest) return tl::unexpected(guest.error());
+        if (auto undefined = hypervisor_.undefine(*ref, uuid); !undefined) return undefined;
+        // Disks go after the domain: a volume in use cannot be deleted. CD-ROM media are shared.
+        for (const auto& disk : guest->disks) {
+            if (disk.device != "disk" || disk.vol.empty() || disk.type == "rbd" || disk.type.rfind("http", 0) == 0)
+                continue;
+            auto deleted = hypervisor_.delete_volume(*ref, disk.vol);
+            if (!deleted && deleted.error().code != Errc::NotFound)
+                failed.push_back(
+                    {{"type", disk.type}, {"dev", disk.dev}, {"vol", disk.vol}, {"error", deleted.error().desc}});
+        }
+        return {};
+    });
+    if (!done) return tl::unexpected(done.error());
+    cache_erase(host, uuid);
+    log::get("vm")->info("deleted vm host={} vm={} failed={}", host, uuid, failed.size());
+    return failed;
+}
+
+Result<nlohmann::json> VmService::snapshots(const std::string& host, const std::string& uuid) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto list = hypervisor_.snapshots(*ref, uuid);
+    if (!list) return tl::unexpected(list.error());
+    return nlohmann::json{{"num", list->names.size()}, {"names", list->names}, {"current", list->current}};
+}
+
+Result<nlohmann::json> VmService::block_size(const std::string& host, const std::string& uuid, const std::string& dev) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto bytes = hypervisor_.block_size(*ref, uuid, dev);
+    if (!bytes) return tl::unexpected(bytes.error());
+    return nlohmann::json{{"size", fmt::format("{}MiB", *bytes >> 20)}};
+}
+
+Result<nlohmann::json> VmService::net_stats(const std::string& host, const std::string& uuid, const std::string& mac) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto stats = hypervisor_.net_stats(*ref, uuid, mac);
+    if (!stats) return tl::unexpected(stats.error());
+    return nlohmann::json{{"rx", stats->first}, {"tx", stats->second}};
+}
+
+Result<nlohmann::json> VmService::addresses(const std::string& host, const std::string& uuid) {
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto list = hypervisor_.addresses(*ref, uuid);
+    if (!list) return tl::unexpected(list.error());
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& iface : *list) {
+        nlohmann::json addrs = nlohmann::json::array();
+        for (const auto& [addr, type] : iface.addrs) addrs.push_back({{"addr", addr}, {"type", type}});
+        out[iface.mac] = {{"name", iface.name}, {"addrs", addrs}};
+    }
+    return out;
+}
+
+}  // namespace kvmhub::vm

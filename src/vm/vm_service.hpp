@@ -1,0 +1,91 @@
+// VMs on the catalog's hosts: create from the host's domain template, list (live, and from
+// the guest cache for all hosts), lifecycle, changes, snapshots and statistics. The service
+// resolves host names through the catalog and talks to hosts only through virt::Hypervisor.
+//   /guests/<host>/<uuid>     the cached guest object (api-compat.md shape + name/title/updated)
+//   /locks/vm/<host>/<uuid>   a mutation in progress (lease: a crashed daemon cannot leave it)
+//   /idempotency/<key>        the first reply of a create sent with an Idempotency-Key
+// Split over vm_create.cpp, vm_list.cpp and vm_ops.cpp.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.hpp"
+#include "common/clock.hpp"
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "store/store.hpp"
+#include "virt/hypervisor.hpp"
+
+namespace kvmhub::vm {
+
+inline constexpr std::string_view kGuestsPrefix = "/guests/";
+
+class VmService {
+public:
+    VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config,
+              const Clock& clock);
+
+    // ---- vm_create.cpp ----
+    // Renders the host's domain template with the vm_* variables of `body` and defines the VM
+    // (not started). Returns its uuid. With an idempotency key, a repeat returns the first uuid.
+    Result<std::string> create(const std::string& host, const nlohmann::json& body, const std::string& creator,
+                               const std::string& idempotency_key);
+
+    // ---- vm_list.cpp ----
+    // Host information and every guest, live; refreshes the host's part of the guest cache.
+    Result<nlohmann::json> list_host(const std::string& host);
+    Result<nlohmann::json> list_guest(const std::string& host, const std::string& uuid);
+    // {"guest":[{"kvmhost","arch","guests":[...]}]} from the cache, no host is asked.
+    Result<nlohmann::json> list_cached();
+    // Brings one cached guest up to date (lifecycle events call this).
+    void refresh_cached(const std::string& host, const std::string& uuid);
+
+    // ---- vm_ops.cpp ----
+    Result<std::string> xml(const std::string& host, const std::string& uuid);
+    Status start(const std::string& host, const std::string& uuid);
+    Status stop(const std::string& host, const std::string& uuid, bool force);
+    Status reset(const std::string& host, const std::string& uuid);
+    // Returns what could not be removed: [{"type","dev","vol","error"}].
+    Result<nlohmann::json> remove(const std::string& host, const std::string& uuid);
+    Status set_description(const std::string& host, const std::string& uuid, const std::string& desc);
+    Status set_memory(const std::string& host, const std::string& uuid, const std::string& mib);
+    Status set_vcpus(const std::string& host, const std::string& uuid, const std::string& vcpus);
+    // Merges key/values into the VM's mdconfig metadata (vm_create and vm_creater are kept).
+    Status merge_metadata(const std::string& host, const std::string& uuid, const nlohmann::json& values);
+    Result<nlohmann::json> snapshots(const std::string& host, const std::string& uuid);
+    Status create_snapshot(const std::string& host, const std::string& uuid, const std::string& name);
+    Status revert_snapshot(const std::string& host, const std::string& uuid, const std::string& name);
+    Status delete_snapshot(const std::string& host, const std::string& uuid, const std::string& name);
+    Result<nlohmann::json> block_size(const std::string& host, const std::string& uuid, const std::string& dev);
+    Result<nlohmann::json> net_stats(const std::string& host, const std::string& uuid, const std::string& mac);
+    Result<nlohmann::json> addresses(const std::string& host, const std::string& uuid);
+
+private:
+    // The host's record as a hypervisor reference; NotFound for an unknown host.
+    Result<virt::HostRef> host_ref(const std::string& host);
+    // Checks the uuid and resolves the host.
+    Result<virt::HostRef> resolve(const std::string& host, const std::string& uuid);
+    // resolve(), then `act` under the VM's lock.
+    Status change(const std::string& host, const std::string& uuid, const std::string& op,
+                  const std::function<Status(const virt::HostRef&)>& act);
+    // Holds the VM's operation lock while `op` runs; Conflict when another operation holds it.
+    Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
+                  const std::function<Status()>& body);
+    Status check_uuid(const std::string& uuid);
+    void cache_put(const std::string& host, const nlohmann::json& guest);
+    void cache_erase(const std::string& host, const std::string& uuid);
+
+    store::Store& store_;
+    catalog::Catalog& catalog_;
+    virt::Hypervisor& hypervisor_;
+    const Config& config_;
+    const Clock& clock_;
+};
+
+// The api-compat guest object for one VM (memory in KiB), plus name, title and updated.
+nlohmann::json guest_json(const virt::GuestInfo& guest, std::int64_t updated);
+
+}  // namespace kvmhub::vm

@@ -1,0 +1,187 @@
+// /vm/* through the real daemon on libvirt's test:///default driver.
+#include <gtest/gtest.h>
+
+#include "common/clock.hpp"
+#include "store/sqlite_store.hpp"
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+
+namespace kvmhub::test {
+namespace {
+
+using nlohmann::json;
+
+class Vm : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        daemon_ = new Daemon;
+        token_ = new std::string(daemon_->login());
+        json host = {{"name", "t1"},          {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
+                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
+        auto r = post("/conf/host/", host.dump());
+        ASSERT_EQ(r.status, 200) << r.body;
+    }
+    static void TearDownTestSuite() {
+        delete daemon_;
+        delete token_;
+    }
+
+    static HttpResponse get(const std::string& path) { return http_get(daemon_->url() + path, bearer(*token_)); }
+    static HttpResponse post(const std::string& path, const std::string& body = "{}",
+                             std::vector<std::string> headers = {}) {
+        HttpOptions options = bearer(*token_);
+        options.headers.insert(options.headers.end(), headers.begin(), headers.end());
+        return http_post(daemon_->url() + path, body, options);
+    }
+    static std::string create(const json& body = {{"vm_desc", "test VM"}, {"vm_vcpus", 2}, {"vm_ram_mb", 512}}) {
+        auto r = post("/vm/create/t1", body.dump());
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.json().value("uuid", "");
+    }
+    static json guest(const std::string& uuid) { return get("/vm/list/t1/" + uuid).json()["guest"]; }
+    static void expect_error(const HttpResponse& r, long status, const std::string& field) {
+        EXPECT_EQ(r.status, status) << r.body;
+        EXPECT_EQ(r.json()["result"], "ERR") << r.body;
+        EXPECT_EQ(r.json()["name"], field) << r.body;
+    }
+
+    static Daemon* daemon_;
+    static std::string* token_;
+};
+Daemon* Vm::daemon_ = nullptr;
+std::string* Vm::token_ = nullptr;
+
+TEST_F(Vm, CreateDefinesAStoppedVmFromTheHostTemplate) {
+    auto uuid = create({{"vm_desc", "web <b>&</b>"},
+                        {"vm_vcpus", 2},
+                        {"vm_ram_mb", 512},
+                        {"vm_uuid", "ignored"},
+                        {"vm_creater", "mallory"}});
+    ASSERT_EQ(uuid.size(), 36u);
+    auto g = guest(uuid);
+    EXPECT_EQ(g["uuid"], uuid);
+    EXPECT_EQ(g["state"], "SHUTOFF");
+    EXPECT_EQ(g["desc"], "web <b>&</b>");
+    EXPECT_EQ(g["curcpu"], 2);
+    EXPECT_EQ(g["curmem"], 512 * 1024);
+    EXPECT_EQ(g["mdconfig"]["vm_creater"], "admin") << "the creator comes from the token, not the body";
+    for (const char* field : {"maxcpu", "maxmem", "cputime", "disks", "nets", "mdconfig"})
+        EXPECT_TRUE(g.contains(field)) << field;
+    auto xml = get("/vm/xml/t1/" + uuid);
+    ASSERT_EQ(xml.status, 200);
+    EXPECT_NE(xml.json()["xml"].get<std::string>().find(uuid), std::string::npos);
+}
+
+TEST_F(Vm, HostListHasCapacityAndGuests) {
+    auto uuid = create();
+    auto r = get("/vm/list/t1");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = r.json();
+    for (const char* field : {"hostname", "freemem", "totalmem", "totalcpu", "mhz", "totalvm", "active"})
+        EXPECT_TRUE(j.contains(field)) << field << " missing: " << r.body;
+    bool found = false;
+    for (const auto& g : j["guest"]) found = found || g["uuid"] == uuid;
+    EXPECT_TRUE(found);
+    // The cached list for all hosts has it too, without asking the host.
+    bool cached = false;
+    const json all = get("/vm/list/").json();
+    for (const auto& h : all["guest"])
+        if (h["kvmhost"] == "t1")
+            for (const auto& g : h["guests"]) cached = cached || g["uuid"] == uuid;
+    EXPECT_TRUE(cached) << all.dump();
+}
+
+TEST_F(Vm, LifecycleStartResetStopDelete) {
+    auto uuid = create();
+    ASSERT_EQ(get("/vm/start/t1/" + uuid).status, 200);
+    EXPECT_EQ(guest(uuid)["state"], "RUNNING");
+    expect_error(get("/vm/start/t1/" + uuid), 409, "state");
+    EXPECT_EQ(post("/vm/reset/t1/" + uuid).status, 200);
+    ASSERT_EQ(get("/vm/stop/t1/" + uuid + "?force=true").status, 200);
+    EXPECT_EQ(guest(uuid)["state"], "SHUTOFF");
+    auto deleted = get("/vm/delete/t1/" + uuid);
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_TRUE(deleted.json()["failed"].empty());
+    expect_error(get("/vm/list/t1/" + uuid), 404, "uuid");
+}
+
+TEST_F(Vm, ChangesApplyToTheDefinition) {
+    auto uuid = create({{"vm_vcpus", 1}, {"vm_vcpus_max", 4}, {"vm_ram_mb", 256}, {"vm_ram_mb_max", 1024}});
+    ASSERT_EQ(get("/vm/setmem/t1/" + uuid + "?vm_ram_mb=768").status, 200);
+    ASSERT_EQ(get("/vm/setcpu/t1/" + uuid + "?vm_vcpus=3").status, 200);
+    ASSERT_EQ(get("/vm/desc/t1/" + uuid + "?vm_desc=renamed%20VM").status, 200);
+    auto md = post("/vm/metadata/t1/" + uuid, R"({"vm_ipaddr":"192.0.2.5/24","owner":"team-a","vm_creater":"x"})");
+    ASSERT_EQ(md.status, 200) << md.body;
+    auto g = guest(uuid);
+    EXPECT_EQ(g["curmem"], 768 * 1024);
+    EXPECT_EQ(g["curcpu"], 3);
+    EXPECT_EQ(g["desc"], "renamed VM");
+    EXPECT_EQ(g["mdconfig"]["owner"], "team-a");
+    EXPECT_EQ(g["mdconfig"]["vm_ipaddr"], "192.0.2.5/24");
+    EXPECT_EQ(g["mdconfig"]["vm_creater"], "admin");
+    expect_error(get("/vm/setmem/t1/" + uuid + "?vm_ram_mb=4096"), 400, "vm_ram_mb");
+    expect_error(get("/vm/setcpu/t1/" + uuid + "?vm_vcpus=9"), 400, "vm_vcpus");
+    expect_error(get("/vm/setcpu/t1/" + uuid + "?vm_vcpus=two"), 400, "vm_vcpus");
+}
+
+TEST_F(Vm, SnapshotsCanBeTakenListedRevertedAndDeleted) {
+    auto uuid = create();
+    ASSERT_EQ(post("/vm/snapshot/t1/" + uuid + "?name=first").status, 200);
+    ASSERT_EQ(post("/vm/snapshot/t1/" + uuid + "?name=second").status, 200);
+    auto list = get("/vm/snapshot/t1/" + uuid).json();
+    EXPECT_EQ(list["num"], 2);
+    EXPECT_EQ(list["names"], json::array({"first", "second"}));
+    EXPECT_EQ(list["current"], "second");
+    expect_error(post("/vm/snapshot/t1/" + uuid + "?name=first"), 409, "name");
+    ASSERT_EQ(get("/vm/revert_snapshot/t1/" + uuid + "?name=first").status, 200);
+    EXPECT_EQ(get("/vm/snapshot/t1/" + uuid).json()["current"], "first");
+    ASSERT_EQ(get("/vm/delete_snapshot/t1/" + uuid + "?name=second").status, 200);
+    EXPECT_EQ(get("/vm/snapshot/t1/" + uuid).json()["num"], 1);
+    expect_error(get("/vm/delete_snapshot/t1/" + uuid + "?name=nosuch"), 404, "name");
+    expect_error(get("/vm/revert_snapshot/t1/" + uuid), 400, "name");
+    auto unnamed = post("/vm/snapshot/t1/" + uuid);
+    ASSERT_EQ(unnamed.status, 200) << "a snapshot without a name gets a timestamp";
+    EXPECT_EQ(get("/vm/snapshot/t1/" + uuid).json()["num"], 2);
+}
+
+TEST_F(Vm, BadRequestsSayWhatIsWrong) {
+    auto uuid = create();
+    expect_error(get("/vm/list/nosuch"), 404, "name");
+    expect_error(get("/vm/start/t1/6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50"), 404, "uuid");
+    expect_error(get("/vm/start/t1/not-a-uuid"), 400, "uuid");
+    auto unknown = get("/vm/start/t1/" + uuid + "?colour=red");
+    expect_error(unknown, 400, "colour");
+    EXPECT_EQ(unknown.json()["code"], 998);
+    expect_error(post("/vm/create/t1", R"({"vm_vcpus":0})"), 400, "vm_vcpus");
+    expect_error(post("/vm/create/t1", R"({"vm_ram_mb":"lots"})"), 400, "vm_ram_mb");
+    expect_error(post("/vm/create/nosuch", "{}"), 404, "name");
+    expect_error(get("/vm/stop/t1/" + uuid + "?force=maybe"), 400, "force");
+}
+
+TEST_F(Vm, IdempotencyKeyReturnsTheFirstResult) {
+    auto first = post("/vm/create/t1", "{}", {"Idempotency-Key: job-42"});
+    auto second = post("/vm/create/t1", "{}", {"Idempotency-Key: job-42"});
+    ASSERT_EQ(first.status, 200);
+    ASSERT_EQ(second.status, 200);
+    EXPECT_EQ(first.json()["uuid"], second.json()["uuid"]);
+    EXPECT_NE(post("/vm/create/t1", "{}", {"Idempotency-Key: job-43"}).json()["uuid"], first.json()["uuid"]);
+}
+
+TEST_F(Vm, AVmBusyWithAnotherOperationAnswers409) {
+    auto uuid = create();
+    // Another daemon sharing the store holds the VM's lock (as during a long operation).
+    SystemClock clock;
+    auto store = store::SqliteStore::open(daemon_->data_dir() + "/kvmhub.db", clock);
+    ASSERT_TRUE(store);
+    auto lease = (*store)->grant_lease(std::chrono::seconds(60));
+    ASSERT_TRUE(lease);
+    ASSERT_TRUE((*store)->put("/locks/vm/t1/" + uuid, R"({"op":"setmem"})", *lease));
+    auto busy = get("/vm/setmem/t1/" + uuid + "?vm_ram_mb=300");
+    expect_error(busy, 409, "uuid");
+    EXPECT_NE(busy.json()["desc"].get<std::string>().find("busy with setmem"), std::string::npos) << busy.body;
+    ASSERT_TRUE((*store)->revoke_lease(*lease));
+    EXPECT_EQ(get("/vm/setmem/t1/" + uuid + "?vm_ram_mb=300").status, 200);
+}
+
+}  // namespace
+}  // namespace kvmhub::test
