@@ -14,6 +14,8 @@ packages=(
   libtomlplusplus-dev libexpected-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev curl wrk
+  # fuzzing
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
