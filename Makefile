@@ -5,8 +5,10 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test unit integration bench fmt clean
+.PHONY: all deps configure build run test unit integration bench fuzz fmt clean
 
 all: build
 
@@ -39,8 +41,23 @@ integration: build
 bench: build
 	@bench/run.sh $(BUILD_DIR)
 
+# libFuzzer + ASan/UBSan (clang): builds fuzz/*_fuzz.cpp and runs each for $(FUZZ_SECONDS)s from its seed corpus
+# fuzz/corpus/<name>/ (read only; new inputs go to $(FUZZ_DIR)/corpus/<name>/, crashes to $(FUZZ_DIR)/).
+fuzz: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DKVMHUB_FUZZ=ON -DKVMHUB_TESTS=OFF -DKVMHUB_BENCH=OFF
+	ninja -C $(FUZZ_DIR) -j $(JOBS) $(notdir $(basename $(wildcard fuzz/*_fuzz.cpp)))
+	@for src in fuzz/*_fuzz.cpp; do \
+		name=$$(basename $$src .cpp); target=$${name%_fuzz}; \
+		mkdir -p $(FUZZ_DIR)/corpus/$$target; \
+		dict=""; if [ -f fuzz/$$target.dict ]; then dict="-dict=fuzz/$$target.dict"; fi; \
+		echo "== $$name for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_DIR)/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+			-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$target fuzz/corpus/$$target || exit 1; \
+	done
+
 fmt:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'fuzz/*.cpp')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

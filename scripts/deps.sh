@@ -19,6 +19,8 @@ packages=(
   cpio qemu-system-x86 qemu-utils
   # tests: cidata ISOs for the test guest
   xorriso
+  # fuzzing (make fuzz)
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

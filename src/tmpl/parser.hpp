@@ -20,7 +20,21 @@ struct Parsed {
 
 tl::expected<Parsed, Fault> parse_template(std::string_view source);
 
-// Internal to parser.cpp and parser_expr.cpp. Functions return null/false after recording the first fault.
+// Counts recursion through parentheses, list brackets, call arguments, `not` and unary minus, so that
+// "((((..." fails cleanly instead of exhausting the stack.
+class NestingGuard {
+public:
+    explicit NestingGuard(int& depth) : depth_(depth) { ++depth_; }
+    ~NestingGuard() { --depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+    bool too_deep() const { return depth_ > kMaxBlockNesting; }
+
+private:
+    int& depth_;
+};
+
+// Internal to parser*.cpp. Functions return null/false after recording the first fault.
 class Parser {
 public:
     explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
