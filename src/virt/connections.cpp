@@ -14,16 +14,12 @@ constexpr int kKeepAliveInterval = 5;
 constexpr unsigned kKeepAliveCount = 3;
 
 void on_close(virConnectPtr, int reason, void* opaque) {
-    static_cast<std::shared_ptr<std::atomic<bool>>*>(opaque)->get()->store(true);
+    static_cast<std::atomic<bool>*>(opaque)->store(true);
     // Logging may allocate; never let that unwind into libvirt.
     try {
         log::get("virt")->warn("libvirt connection closed by the host reason={}", reason);
     } catch (...) {
     }
-}
-
-void free_dead_flag(void* opaque) {
-    std::unique_ptr<std::shared_ptr<std::atomic<bool>>> owned(static_cast<std::shared_ptr<std::atomic<bool>>*>(opaque));
 }
 
 }  // namespace
@@ -35,9 +31,9 @@ Connection::Connection(virConnectPtr conn, const HostRef& host, std::shared_ptr<
     if (virConnectSetKeepAlive(conn_.get(), kKeepAliveInterval, kKeepAliveCount) < 0) {
         log->debug("keepalive not supported host={} desc={}", host_, last_error("keepalive").desc);
     }
-    auto flag = std::make_unique<std::shared_ptr<std::atomic<bool>>>(dead_);
-    if (virConnectRegisterCloseCallback(conn_.get(), on_close, flag.get(), free_dead_flag) == 0) {
-        flag.release();  // libvirt frees it through free_dead_flag
+    // The flag stays ours (no free callback): drivers without close callbacks (test:) accept
+    // the registration but would never call a free callback.
+    if (virConnectRegisterCloseCallback(conn_.get(), on_close, dead_.get(), nullptr) == 0) {
         close_callback_ = true;
     } else {
         log->debug("close callback not supported host={} desc={}", host_, last_error("close_callback").desc);
@@ -49,7 +45,11 @@ Connection::~Connection() {
     if (lifecycle_id_ >= 0 && virConnectDomainEventDeregisterAny(conn_.get(), lifecycle_id_) < 0) {
         last_error("events");  // a dead connection cannot deregister; closing drops it anyway
     }
-    if (close_callback_ && virConnectUnregisterCloseCallback(conn_.get(), on_close) < 0) last_error("close_callback");
+    if (close_callback_ && virConnectUnregisterCloseCallback(conn_.get(), on_close) < 0) {
+        last_error("close_callback");
+        // libvirt may still call it: keep the flag alive for good rather than risk a dangling write.
+        [[maybe_unused]] auto* kept = std::make_unique<std::shared_ptr<std::atomic<bool>>>(dead_).release();
+    }
     conn_.reset();
     log::get("virt")->info("libvirt connection closed host={} uri={}", host_, uri_);
 }

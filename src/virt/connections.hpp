@@ -36,7 +36,7 @@ private:
     CPtr<virConnect, virConnectClose> conn_;
     std::string host_;
     std::string uri_;
-    // Shared with the close callback, which libvirt may run after this object is gone.
+    // Written by the close callback on the event thread.
     std::shared_ptr<std::atomic<bool>> dead_;
     bool close_callback_ = false;
     int lifecycle_id_ = -1;

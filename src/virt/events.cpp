@@ -8,6 +8,17 @@
 namespace kvmhub::virt {
 namespace {
 
+// The hub whose subscriber this thread is running, whose lock it then already holds.
+thread_local const EventHub* t_dispatching = nullptr;
+
+void report_throw(const DomainEvent& event, const char* what) noexcept {
+    try {
+        log::get("virt")->error("event subscriber threw host={} uuid={} desc={}", event.host, event.uuid, what);
+    } catch (...) {
+        // Nothing left to tell it with.
+    }
+}
+
 // What the C callback needs; libvirt owns it between registration and the free callback.
 struct Registration {
     std::shared_ptr<EventHub> hub;
@@ -33,26 +44,29 @@ void free_registration(void* opaque) {
 }  // namespace
 
 void EventHub::subscribe(std::function<void(const DomainEvent&)> callback) {
-    auto next =
-        callback ? std::make_shared<const std::function<void(const DomainEvent&)>>(std::move(callback)) : nullptr;
+    if (t_dispatching == this) {
+        subscriber_ = std::move(callback);
+        return;
+    }
     std::lock_guard lock(mutex_);
-    subscriber_ = std::move(next);
+    subscriber_ = std::move(callback);
 }
 
 void EventHub::publish(const DomainEvent& event) noexcept {
-    std::shared_ptr<const std::function<void(const DomainEvent&)>> subscriber;
-    {
-        std::lock_guard lock(mutex_);
-        subscriber = subscriber_;
-    }
-    // Called outside the lock so a subscriber may call subscribe() without deadlocking.
-    if (!subscriber) return;
     try {
-        (*subscriber)(event);
+        std::lock_guard lock(mutex_);
+        if (!subscriber_) return;
+        // A copy: the subscriber may replace itself while it runs.
+        auto subscriber = subscriber_;
+        t_dispatching = this;
+        subscriber(event);
+        t_dispatching = nullptr;
     } catch (const std::exception& e) {
-        log::get("virt")->error("event subscriber threw host={} uuid={} desc={}", event.host, event.uuid, e.what());
+        t_dispatching = nullptr;
+        report_throw(event, e.what());
     } catch (...) {
-        log::get("virt")->error("event subscriber threw host={} uuid={}", event.host, event.uuid);
+        t_dispatching = nullptr;
+        report_throw(event, "not a std::exception");
     }
 }
 

@@ -16,13 +16,16 @@ namespace kvmhub::virt {
 // libvirt delivers late (after the Hypervisor is gone) still finds valid memory.
 class EventHub {
 public:
+    // Once this returns, the previous subscriber is not running and will not be called
+    // again, so it may capture things that die right after. May be called from inside the
+    // subscriber itself.
     void subscribe(std::function<void(const DomainEvent&)> callback);
     // Never throws: it runs under a C callback.
     void publish(const DomainEvent& event) noexcept;
 
 private:
-    std::mutex mutex_;
-    std::shared_ptr<const std::function<void(const DomainEvent&)>> subscriber_;
+    std::mutex mutex_;  // held while the subscriber runs
+    std::function<void(const DomainEvent&)> subscriber_;
 };
 
 // The state a lifecycle event leaves the domain in ("" when the event does not tell).

@@ -8,25 +8,6 @@
 namespace kvmhub::virt::ops {
 namespace {
 
-struct UriParts {
-    std::string driver;  // qemu, test, ...
-    bool local = false;  // the daemon runs on this machine
-};
-
-// driver[+transport]://[host]/path; only what capabilities() needs.
-UriParts split_uri(std::string_view uri) {
-    std::string_view scheme = uri.substr(0, uri.find(':'));
-    auto plus = scheme.find('+');
-    std::string_view transport = plus == std::string_view::npos ? "" : scheme.substr(plus + 1);
-    std::string_view rest = uri.substr(std::min(uri.size(), scheme.size() + 1));
-    std::string_view authority;
-    if (rest.starts_with("//")) {
-        rest.remove_prefix(2);
-        authority = rest.substr(0, rest.find('/'));
-    }
-    return {std::string(scheme.substr(0, plus)), authority.empty() && (transport.empty() || transport == "unix")};
-}
-
 // Whether the host's qemu driver offers the kvm domain type for `arch`.
 bool domain_caps_offer_kvm(virConnectPtr conn, const HostRef& host, const std::string& arch) {
     auto xml = take_string(virConnectGetDomainCapabilities(conn, nullptr, arch.c_str(), nullptr, "kvm", 0));
@@ -40,6 +21,19 @@ bool domain_caps_offer_kvm(virConnectPtr conn, const HostRef& host, const std::s
 }
 
 }  // namespace
+
+UriParts split_uri(std::string_view uri) {
+    std::string_view scheme = uri.substr(0, uri.find(':'));
+    auto plus = scheme.find('+');
+    std::string_view transport = plus == std::string_view::npos ? "" : scheme.substr(plus + 1);
+    std::string_view rest = uri.substr(std::min(uri.size(), scheme.size() + 1));
+    std::string_view authority;
+    if (rest.starts_with("//")) {
+        rest.remove_prefix(2);
+        authority = rest.substr(0, rest.find('/'));
+    }
+    return {std::string(scheme.substr(0, plus)), authority.empty() && (transport.empty() || transport == "unix")};
+}
 
 Result<HostCapabilities> capabilities(virConnectPtr conn, const HostRef& host) {
     auto xml = take_string(virConnectGetCapabilities(conn));

@@ -27,6 +27,11 @@ Status require_running(virDomainPtr dom, const std::string& uuid, const std::str
 const char* state_name(int state);
 
 // host_ops.cpp
+struct UriParts {
+    std::string driver;  // qemu, test, ... (the scheme without its +transport)
+    bool local = false;  // the daemon runs on this machine: no host part, local transport
+};
+UriParts split_uri(std::string_view uri);
 Result<HostCapabilities> capabilities(virConnectPtr conn, const HostRef& host);
 Result<NodeInfo> node_info(virConnectPtr conn, const HostRef& host);
 Status delete_volume(virConnectPtr conn, const HostRef& host, const std::string& path);
