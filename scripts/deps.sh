@@ -10,7 +10,7 @@ packages=(
   # libraries (Boost 1.81 only: it conflicts with the default 1.74 -dev packages)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev nlohmann-json3-dev libsodium-dev libarchive-dev
-  libsqlite3-dev libsqlitecpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
   libpugixml-dev
   # tests and benchmarks

@@ -63,9 +63,11 @@ struct Services {
     std::unique_ptr<vm::CacheUpdater> cache_updater;
 
     explicit Services(const Config& c) : config(c) {}
-    // Events must stop before the updater they feed goes away.
+    // Teardown in dependency order: no more events (on_event waits for a running callback),
+    // then the updater (its thread uses the VM service and the hypervisor), then the rest.
     ~Services() {
         if (hypervisor) hypervisor->on_event({});
+        cache_updater.reset();
     }
 
     // `store_path` overrides the configured SQLite file (":memory:" for the routes listing).
