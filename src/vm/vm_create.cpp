@@ -66,13 +66,33 @@ std::pair<std::string, std::string> split_host_port(const std::string& hp) {
 Result<std::string> VmService::create(const std::string& host, const nlohmann::json& body, const std::string& creator,
                                       const std::string& idempotency_key) {
     if (auto ok = check_request(body); !ok) return tl::unexpected(ok.error());
-    const std::string idem_key = idempotency_key.empty() ? "" : "/idempotency/" + host + "/" + idempotency_key;
-    if (!idem_key.empty()) {
-        if (idempotency_key.size() > 128) return fail(Errc::BadInput, "Idempotency-Key", "at most 128 characters");
-        auto seen = store_.get(idem_key);
+    if (idempotency_key.empty()) return define_vm(host, body, creator);
+    if (idempotency_key.size() > 128) return fail(Errc::BadInput, "Idempotency-Key", "at most 128 characters");
+    // Claim the key before creating, so two first requests with one key cannot both create.
+    // The claim holds "" until the VM exists; a lease forgets the key after a day.
+    const std::string key = "/idempotency/" + host + "/" + idempotency_key;
+    auto lease = store_.grant_lease(std::chrono::hours(24));
+    if (!lease) return tl::unexpected(lease.error());
+    auto claimed = store_.compare_and_swap(key, 0, "", *lease);
+    if (!claimed) {
+        (void)store_.revoke_lease(*lease);
+        if (claimed.error().code != Errc::Conflict) return tl::unexpected(claimed.error());
+        auto seen = store_.get(key);
         if (!seen) return tl::unexpected(seen.error());
-        if (*seen) return (*seen)->value;
+        if (*seen && !(*seen)->value.empty()) return (*seen)->value;
+        return fail(Errc::Conflict, "Idempotency-Key", "a create with this key is still running; retry shortly");
     }
+    auto uuid = define_vm(host, body, creator);
+    if (!uuid) {
+        (void)store_.revoke_lease(*lease);  // a failed create may be retried with the same key
+        return uuid;
+    }
+    (void)store_.put(key, *uuid, *lease);
+    return uuid;
+}
+
+Result<std::string> VmService::define_vm(const std::string& host, const nlohmann::json& body,
+                                         const std::string& creator) {
     auto record = catalog_.host(host);
     if (!record) return tl::unexpected(record.error());
     virt::HostRef ref{host, record->value("url", "")};
@@ -105,11 +125,6 @@ Result<std::string> VmService::create(const std::string& host, const nlohmann::j
     if (!defined) return tl::unexpected(defined.error());
     log::get("vm")->info("defined vm host={} vm={} by={}", host, *defined, creator);
     refresh_cached(host, *defined);
-    if (!idem_key.empty()) {
-        // Remembered for a day; a lease removes the key without a sweeper.
-        if (auto lease = store_.grant_lease(std::chrono::hours(24)); lease)
-            (void)store_.compare_and_swap(idem_key, 0, *defined, *lease);
-    }
     return *defined;
 }
 

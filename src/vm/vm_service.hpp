@@ -64,6 +64,8 @@ public:
     Result<nlohmann::json> addresses(const std::string& host, const std::string& uuid);
 
 private:
+    // Renders the host's domain template for `body` and defines the VM; returns its uuid.
+    Result<std::string> define_vm(const std::string& host, const nlohmann::json& body, const std::string& creator);
     // The host's record as a hypervisor reference; NotFound for an unknown host.
     Result<virt::HostRef> host_ref(const std::string& host);
     // Checks the uuid and resolves the host.

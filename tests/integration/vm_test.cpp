@@ -165,6 +165,10 @@ TEST_F(Vm, IdempotencyKeyReturnsTheFirstResult) {
     ASSERT_EQ(second.status, 200);
     EXPECT_EQ(first.json()["uuid"], second.json()["uuid"]);
     EXPECT_NE(post("/vm/create/t1", "{}", {"Idempotency-Key: job-43"}).json()["uuid"], first.json()["uuid"]);
+    // A failed create does not use the key up.
+    EXPECT_EQ(post("/vm/create/t1", R"({"vm_vcpus":"x"})", {"Idempotency-Key: job-44"}).status, 400);
+    auto retried = post("/vm/create/t1", "{}", {"Idempotency-Key: job-44"});
+    EXPECT_EQ(retried.status, 200) << retried.body;
 }
 
 TEST_F(Vm, AVmBusyWithAnotherOperationAnswers409) {
