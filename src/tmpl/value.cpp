@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/xml_escape.hpp"
 #include "tmpl/ast.hpp"
 
 namespace kvmhub::tmpl {
@@ -169,27 +170,7 @@ std::string format_float(double d) {
 }
 
 void append_escaped(std::string_view text, std::string& out) {
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&#34;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
+    append_xml_escaped(text, out);
 }
 
 namespace {

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "common/xml_escape.hpp"
+
 namespace kvmhub::virt {
 namespace {
 
@@ -100,33 +102,6 @@ bool is_element_name(std::string_view name) {
         if (!alpha(c) && !digit(c) && c != '.' && c != '-') return false;
     }
     return true;
-}
-
-std::string xml_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&apos;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
 }
 
 Result<std::string> mdconfig_element(const nlohmann::json& values) {

@@ -46,7 +46,4 @@ Result<std::string> mdconfig_element(const nlohmann::json& values);
 // True for a name usable as an XML element: [A-Za-z_][A-Za-z0-9_.-]*.
 bool is_element_name(std::string_view name);
 
-// Escapes text for an element body or an attribute value.
-std::string xml_escape(std::string_view text);
-
 }  // namespace kvmhub::virt

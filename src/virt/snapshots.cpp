@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 
 #include "common/log.hpp"
+#include "common/xml_escape.hpp"
 #include "virt/domain_xml.hpp"
 #include "virt/error.hpp"
 #include "virt/ops.hpp"
