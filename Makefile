@@ -51,9 +51,10 @@ fuzz: deps
 		name=$$(basename $$src .cpp); target=$${name%_fuzz}; \
 		mkdir -p $(FUZZ_DIR)/corpus/$$target; \
 		dict=""; if [ -f fuzz/$$target.dict ]; then dict="-dict=fuzz/$$target.dict"; fi; \
+		seeds=""; if [ -d fuzz/corpus/$$target ]; then seeds="fuzz/corpus/$$target"; fi; \
 		echo "== $$name for $(FUZZ_SECONDS)s"; \
 		$(FUZZ_DIR)/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
-			-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$target fuzz/corpus/$$target || exit 1; \
+			-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$target $$seeds || exit 1; \
 	done
 
 fmt:
