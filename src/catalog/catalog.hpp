@@ -88,7 +88,8 @@ public:
     Status validate_record(const std::string& key, const std::string& value);
 
 private:
-    Result<nlohmann::json> describe(const std::vector<std::string>& variables);
+    // {"var":"description"} for `variables`, from the variables table `table`.
+    static nlohmann::json describe(const nlohmann::json& table, const std::vector<std::string>& variables);
     Result<std::vector<std::string>> template_variables(TemplateKind kind, const std::string& name);
     Result<nlohmann::json> read_json(const std::string& key, const std::string& what);
     Result<std::vector<nlohmann::json>> list_json(const std::string& prefix);

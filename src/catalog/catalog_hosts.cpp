@@ -123,6 +123,9 @@ Result<nlohmann::json> Catalog::host_view() {
     if (!all) return tl::unexpected(all.error());
     auto metas = template_names(TemplateKind::Meta);
     if (!metas) return tl::unexpected(metas.error());
+    // Read once per listing, not once per host.
+    auto table = variables_table();
+    if (!table) return tl::unexpected(table.error());
     std::set<std::string> meta_vars;
     for (const auto& m : *metas) {
         auto vars = template_variables(TemplateKind::Meta, m);
@@ -135,9 +138,7 @@ Result<nlohmann::json> Catalog::host_view() {
         // A host whose domain template was removed behind our back still lists, with the meta variables.
         if (auto domain = template_variables(TemplateKind::Domain, h.value("tpl", "")); domain)
             vars.insert(domain->begin(), domain->end());
-        auto described = describe({vars.begin(), vars.end()});
-        if (!described) return tl::unexpected(described.error());
-        h["vars"] = std::move(*described);
+        h["vars"] = describe(*table, {vars.begin(), vars.end()});
         out.push_back(std::move(h));
     }
     return out;
@@ -146,14 +147,14 @@ Result<nlohmann::json> Catalog::host_view() {
 Result<nlohmann::json> Catalog::device_view(const std::string& host) {
     auto enabled = devices(host);
     if (!enabled) return tl::unexpected(enabled.error());
+    auto table = variables_table();
+    if (!table) return tl::unexpected(table.error());
     nlohmann::json out = nlohmann::json::array();
     for (auto& d : *enabled) {
         const std::string tpl = d.value("tpl", "");
         auto vars = template_variables(TemplateKind::Device, tpl);
-        auto described = describe(vars ? *vars : std::vector<std::string>{});
-        if (!described) return tl::unexpected(described.error());
         d["devtype"] = device_type(tpl);
-        d["vars"] = std::move(*described);
+        d["vars"] = describe(*table, vars ? *vars : std::vector<std::string>{});
         out.push_back(std::move(d));
     }
     return out;

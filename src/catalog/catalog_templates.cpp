@@ -148,14 +148,12 @@ Result<nlohmann::json> Catalog::variables_table() {
     return table;
 }
 
-// {"var":"description"} for the given variables; 'n/a' when the table has none (as simplekvm).
-Result<nlohmann::json> Catalog::describe(const std::vector<std::string>& variables) {
-    auto table = variables_table();
-    if (!table) return tl::unexpected(table.error());
+// 'n/a' when the table has no description, as simplekvm answers.
+nlohmann::json Catalog::describe(const nlohmann::json& table, const std::vector<std::string>& variables) {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& v : variables) {
-        auto it = table->find(v);
-        out[v] = it != table->end() && it->is_string() ? it->get<std::string>() : std::string("n/a");
+        auto it = table.find(v);
+        out[v] = it != table.end() && it->is_string() ? it->get<std::string>() : std::string("n/a");
     }
     return out;
 }
