@@ -11,6 +11,12 @@
 
 namespace kvmhub::api {
 
+// The HTTP facade names every route file uses.
+using http::Access;
+using http::Method;
+using http::Reply;
+using http::Request;
+
 // A route handler of the form `Reply fn(ApiContext&, Request&)` bound to `ctx`.
 inline http::Handler bind(ApiContext& ctx, http::Reply (*fn)(ApiContext&, http::Request&)) {
     return [&ctx, fn](http::Request& request) { return fn(ctx, request); };

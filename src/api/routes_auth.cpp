@@ -12,11 +12,6 @@
 namespace kvmhub::api {
 namespace {
 
-using http::Access;
-using http::Method;
-using http::Reply;
-using http::Request;
-
 std::string token_cookie(const std::string& token, std::int64_t max_age, bool secure) {
     return fmt::format("token={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", token, max_age,
                        secure ? "; Secure" : "");

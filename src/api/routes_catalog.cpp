@@ -6,11 +6,6 @@
 namespace kvmhub::api {
 namespace {
 
-using http::Access;
-using http::Method;
-using http::Reply;
-using http::Request;
-
 // Answers `{"<field>": value}` or the error.
 template <typename T>
 Reply listing(const char* field, const Result<T>& value, nlohmann::json extra = nlohmann::json::object()) {

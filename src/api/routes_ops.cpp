@@ -6,11 +6,6 @@
 namespace kvmhub::api {
 namespace {
 
-using http::Access;
-using http::Method;
-using http::Reply;
-using http::Request;
-
 Reply healthz(ApiContext& ctx, Request&) {
     auto store = ctx.store.ping();
     nlohmann::json body = {{"status", store ? "ok" : "degraded"},

@@ -11,11 +11,6 @@
 namespace kvmhub::api {
 namespace {
 
-using http::Access;
-using http::Method;
-using http::Reply;
-using http::Request;
-
 constexpr std::size_t kRestoreBodyLimit = 64 << 20;
 
 Result<catalog::TemplateKind> kind_of(const Request& req) {

@@ -12,11 +12,6 @@
 namespace kvmhub::api {
 namespace {
 
-using http::Access;
-using http::Method;
-using http::Reply;
-using http::Request;
-
 Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
     for (const auto& [name, value] : req.query) {
         if (name == "k" || name == "e") continue;
