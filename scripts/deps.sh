@@ -17,6 +17,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
   # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
   cpio qemu-system-x86 qemu-utils
+  # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
+  libvirt-daemon-system libvirt-clients
   # tests: cidata ISOs for the test guest
   xorriso
   # fuzzing (make fuzz)
@@ -40,3 +42,11 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# kvmhub's tests never use libvirt's NAT network "default" (guests get qemu's user-mode
+# network): make sure libvirtd does not start it on its own.
+autostart=/etc/libvirt/qemu/networks/autostart/default.xml
+if [ -L "$autostart" ] || [ -e "$autostart" ]; then
+  echo "deps: turning off the autostart of libvirt's default network ($autostart)"
+  "${sudo_cmd[@]}" rm -f "$autostart"
+fi

@@ -87,10 +87,13 @@ struct Services {
                                                          a.login_max_failures_per_ip, a.login_window, a.login_lockout);
         audit = std::make_unique<auth::AuditLog>(*store, clock);
         catalog = std::make_unique<catalog::Catalog>(*store, config, url_probe);
-        hypervisor = virt::make_libvirt_hypervisor(virt::VirtOptions{});
+        virt::VirtOptions virt_options;
+        virt_options.call_timeout = config.libvirt.call_timeout;
+        virt_options.max_in_flight_per_host = config.libvirt.max_calls_per_host;
+        hypervisor = virt::make_libvirt_hypervisor(virt_options);
         vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
-        cache_updater = std::make_unique<vm::CacheUpdater>(*vms);
+        cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
         return {};
     }

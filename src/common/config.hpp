@@ -58,6 +58,12 @@ struct HttpConfig {
     bool access_log = true;
 };
 
+struct LibvirtConfig {
+    std::chrono::seconds call_timeout{30};      // a call to a host that takes longer answers 504
+    int max_calls_per_host = 4;                 // in flight at once; libvirtd serves 5 per client
+    std::chrono::seconds resync_interval{60};   // every host's guest cache is re-read this often
+};
+
 struct Config {
     std::string config_file;  // the file that was read, empty if none
     std::string data_dir = "./data";
@@ -66,6 +72,7 @@ struct Config {
     StoreConfig store;
     AuthConfig auth;
     HttpConfig http;
+    LibvirtConfig libvirt;
 
     // simplekvm-compatible settings (their environment names are accepted as aliases)
     std::string meta_srv = "127.0.0.1:8080";  // host[:port] guests and hosts reach the metadata service on

@@ -89,6 +89,13 @@ const std::array kFields{
     Field{.key = "http.access_log", .env = "KVMHUB_ACCESS_LOG", .kind = Kind::Bool,
           .set = assign<&Config::http, &HttpConfig::access_log>},
 
+    Field{.key = "libvirt.call_timeout", .env = "KVMHUB_LIBVIRT_CALL_TIMEOUT", .kind = Kind::Int, .min = 1,
+          .max = 3600, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::call_timeout>},
+    Field{.key = "libvirt.max_calls_per_host", .kind = Kind::Int, .min = 1, .max = 64, .unit = "calls",
+          .set = assign<&Config::libvirt, &LibvirtConfig::max_calls_per_host>},
+    Field{.key = "libvirt.resync_interval", .env = "KVMHUB_LIBVIRT_RESYNC_INTERVAL", .kind = Kind::Int, .min = 1,
+          .max = kDay, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::resync_interval>},
+
     Field{.key = "store.backend", .env = "KVMHUB_STORE_BACKEND", .choices = kBackends,
           .set = assign<&Config::store, &StoreConfig::backend>},
     Field{.key = "store.sqlite_path", .set = assign<&Config::store, &StoreConfig::sqlite_path>},

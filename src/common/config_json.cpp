@@ -106,6 +106,11 @@ json config_to_json(const Config& c) {
         {"shutdown_grace", c.http.shutdown_grace.count()},
         {"access_log", c.http.access_log},
     };
+    out["libvirt"] = {
+        {"call_timeout", c.libvirt.call_timeout.count()},
+        {"max_calls_per_host", c.libvirt.max_calls_per_host},
+        {"resync_interval", c.libvirt.resync_interval.count()},
+    };
     json endpoints = json::array();
     for (const std::string& e : c.store.etcd_endpoints) endpoints.push_back(without_userinfo(e));
     out["store"] = {

@@ -88,6 +88,13 @@ Result<std::shared_ptr<Connection>> ConnectionPool::get(const HostRef& host) {
     }
     slot->conn = std::make_shared<Connection>(raw, host, hub_);
     log->info("libvirt connection opened host={} uri={} ms={}", host.name, host.url, ms.count());
+    if (slot->opened_before) {
+        DomainEvent reconnected;
+        reconnected.host = host.name;
+        reconnected.reconnected = true;
+        hub_->publish(reconnected);
+    }
+    slot->opened_before = true;
     return slot->conn;
 }
 

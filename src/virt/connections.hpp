@@ -54,6 +54,7 @@ private:
     struct Slot {
         std::mutex mutex;  // held while opening, so concurrent calls share one new connection
         std::shared_ptr<Connection> conn;
+        bool opened_before = false;  // a later open is a reconnect
     };
 
     std::shared_ptr<EventHub> hub_;

@@ -71,7 +71,9 @@ void EventHub::publish(const DomainEvent& event) noexcept {
 }
 
 DomainEvent lifecycle_event(std::string host, std::string uuid, int event, int detail) {
-    DomainEvent out{std::move(host), std::move(uuid), "", false};
+    DomainEvent out;
+    out.host = std::move(host);
+    out.uuid = std::move(uuid);
     switch (event) {
         case VIR_DOMAIN_EVENT_DEFINED:
             // A new definition is shut off; an updated one keeps whatever state it had.

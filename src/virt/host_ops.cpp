@@ -58,7 +58,7 @@ Result<HostCapabilities> capabilities(virConnectPtr conn, const HostRef& host) {
     return out;
 }
 
-Result<NodeInfo> node_info(virConnectPtr conn, const HostRef&) {
+Result<NodeInfo> node_info(virConnectPtr conn, const HostRef& host) {
     virNodeInfo info{};
     if (virNodeGetInfo(conn, &info) < 0) return tl::unexpected(last_error("node_info"));
     NodeInfo out;
@@ -66,8 +66,11 @@ Result<NodeInfo> node_info(virConnectPtr conn, const HostRef&) {
     out.mhz = static_cast<int>(info.mhz);
     out.total_kib = info.memory;
     // Returns bytes, and 0 on error (a host with no free memory at all is not a real case).
+    // Some drivers cannot tell (the test driver over RPC): the rest of the answer still counts.
     unsigned long long free_bytes = virNodeGetFreeMemory(conn);
-    if (free_bytes == 0) return tl::unexpected(last_error("node_info"));
+    if (free_bytes == 0) {
+        log::get("virt")->debug("free memory unknown host={} desc={}", host.name, last_error("node_info").desc);
+    }
     out.free_kib = free_bytes / 1024;
     auto hostname = take_string(virConnectGetHostname(conn));
     if (!hostname) return tl::unexpected(last_error("node_info"));

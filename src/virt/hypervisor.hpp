@@ -39,7 +39,7 @@ struct HostCapabilities {
 struct NodeInfo {
     std::string hostname;
     std::uint64_t total_kib = 0;
-    std::uint64_t free_kib = 0;
+    std::uint64_t free_kib = 0;  // 0 when the host cannot tell
     int cpus = 0;
     int mhz = 0;
     int total_vms = 0;
@@ -87,12 +87,14 @@ struct InterfaceAddresses {
     std::vector<std::pair<std::string, std::string>> addrs;  // address/prefix, "ipv4"|"ipv6"
 };
 
-// Lifecycle changes a host reports by itself (started, stopped, defined, undefined, ...).
+// Lifecycle changes a host reports by itself (started, stopped, defined, undefined, ...),
+// and the reopening of a host's lost connection (events may have been missed meanwhile).
 struct DomainEvent {
     std::string host;  // HostRef::name
-    std::string uuid;
+    std::string uuid;   // "" when `reconnected`
     std::string state;  // the domain's state after the event, as in GuestInfo; "" when undefined
     bool undefined = false;
+    bool reconnected = false;  // the connection to `host` was lost and is open again
 };
 
 class Hypervisor {

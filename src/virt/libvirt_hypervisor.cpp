@@ -2,6 +2,7 @@
 // the bounded executor against the host's shared connection.
 #include <type_traits>
 
+#include "common/log.hpp"
 #include "virt/calls.hpp"
 #include "virt/connections.hpp"
 #include "virt/event_loop.hpp"
@@ -119,8 +120,15 @@ private:
             auto conn = pool->get(host);
             if (!conn) return tl::unexpected(conn.error());
             R result = op((*conn)->get(), host);
-            // The transport failed under us: do not hand the same connection to the next call.
-            if (!result && result.error().code == Errc::HostUnavailable) (*conn)->mark_dead();
+            if (result || result.error().code != Errc::HostUnavailable) return result;
+            // The transport failed under us (the host's libvirtd restarted before its close
+            // callback told us): never reuse that connection, and try once more on a fresh one.
+            (*conn)->mark_dead();
+            auto fresh = pool->get(host);
+            if (!fresh) return tl::unexpected(fresh.error());
+            log::get("virt")->info("libvirt call retried on a new connection host={}", host.name);
+            result = op((*fresh)->get(), host);
+            if (!result && result.error().code == Errc::HostUnavailable) (*fresh)->mark_dead();
             return result;
         });
     }

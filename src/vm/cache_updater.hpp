@@ -1,7 +1,10 @@
-// Applies hypervisor lifecycle events to the guest cache on a thread of its own: libvirt's
-// event thread only queues, and a slow host never delays events of the others for long.
+// Keeps the guest cache current on a thread of its own: applies hypervisor lifecycle events
+// (libvirt's event thread only queues them), re-reads a host whose connection was reopened
+// (events may have been missed meanwhile), and re-reads every host at start and then every
+// `resync_interval`, for changes no event reported.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -14,7 +17,7 @@ namespace kvmhub::vm {
 
 class CacheUpdater {
 public:
-    explicit CacheUpdater(VmService& vms);
+    CacheUpdater(VmService& vms, std::chrono::seconds resync_interval);
     ~CacheUpdater();  // finishes the event at hand, drops the rest
     CacheUpdater(const CacheUpdater&) = delete;
     CacheUpdater& operator=(const CacheUpdater&) = delete;
@@ -25,6 +28,7 @@ private:
     void run();
 
     VmService& vms_;
+    std::chrono::seconds resync_interval_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<virt::DomainEvent> queue_;

@@ -1,5 +1,6 @@
 // Listing VMs live from a host, and the guest cache that serves /vm/list/ for all hosts.
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -85,18 +86,61 @@ Result<nlohmann::json> VmService::list_host(const std::string& host) {
     auto guests = hypervisor_.guests(*ref);
     if (!guests) return tl::unexpected(guests.error());
     nlohmann::json out = host_json(*node);
-    out["guest"] = nlohmann::json::array();
+    out["guest"] = replace_cache(host, *guests);
+    return out;
+}
+
+nlohmann::json VmService::replace_cache(const std::string& host, const std::vector<virt::GuestInfo>& guests) {
+    nlohmann::json out = nlohmann::json::array();
     // The host's whole cache is replaced in one transaction: VMs removed behind our back vanish.
     store::Txn txn{{}, {store::Op::erase_prefix(cache_prefix(host))}};
     const std::int64_t now = clock_.now_seconds();
-    for (const auto& g : *guests) {
+    for (const auto& g : guests) {
         nlohmann::json j = guest_json(g, now);
         txn.ops.push_back(store::Op::put(cache_prefix(host) + g.uuid, j.dump()));
-        out["guest"].push_back(std::move(j));
+        out.push_back(std::move(j));
     }
     if (auto done = store_.commit(txn); !done)
         log::get("vm")->warn("cannot refresh the guest cache host={} error={}", host, done.error().desc);
     return out;
+}
+
+Status VmService::resync_host(const std::string& host) {
+    auto ref = host_ref(host);
+    if (!ref) return tl::unexpected(ref.error());
+    auto guests = hypervisor_.guests(*ref);
+    if (!guests) return tl::unexpected(guests.error());
+    replace_cache(host, *guests);
+    return {};
+}
+
+void VmService::resync_all() {
+    auto hosts = catalog_.hosts();
+    if (!hosts) {
+        log::get("vm")->warn("guest cache resync: cannot list hosts error={}", hosts.error().desc);
+        return;
+    }
+    std::set<std::string> names;
+    for (const auto& h : *hosts) names.insert(h.value("name", ""));
+    int failed = 0;
+    for (const auto& name : names) {
+        // An unreachable host keeps its last known guests (their "updated" stamp ages).
+        if (auto done = resync_host(name); !done) {
+            ++failed;
+            log::get("vm")->warn("guest cache resync failed host={} error={}", name, done.error().desc);
+        }
+    }
+    // Guests of hosts deleted from the catalog go too.
+    if (auto cached = store_.list(kGuestsPrefix); cached) {
+        std::set<std::string> orphans;
+        for (const auto& kv : *cached) {
+            std::string rest = kv.key.substr(kGuestsPrefix.size());
+            std::string host = rest.substr(0, rest.find('/'));
+            if (!names.contains(host)) orphans.insert(host);
+        }
+        for (const auto& host : orphans) (void)store_.erase_prefix(cache_prefix(host));
+    }
+    log::get("vm")->debug("guest cache resynced hosts={} failed={}", names.size(), failed);
 }
 
 Result<nlohmann::json> VmService::list_guest(const std::string& host, const std::string& uuid) {

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,10 @@ public:
     Result<nlohmann::json> list_cached();
     // Brings one cached guest up to date (lifecycle events call this).
     void refresh_cached(const std::string& host, const std::string& uuid);
+    // Re-reads one host's guests into the cache (after a reconnect, when events were missed).
+    Status resync_host(const std::string& host);
+    // resync_host() for every catalog host; drops cached guests of hosts no longer in the catalog.
+    void resync_all();
 
     // ---- vm_ops.cpp ----
     Result<std::string> xml(const std::string& host, const std::string& uuid);
@@ -77,6 +82,8 @@ private:
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
                   const std::function<Status()>& body);
     Status check_uuid(const std::string& uuid);
+    // Replaces the host's cached guests with `guests`; returns their guest objects.
+    nlohmann::json replace_cache(const std::string& host, const std::vector<virt::GuestInfo>& guests);
     void cache_put(const std::string& host, const nlohmann::json& guest);
     void cache_erase(const std::string& host, const std::string& uuid);
 

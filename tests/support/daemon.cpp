@@ -21,11 +21,10 @@ struct Spawned {
     int in_fd;   // write end: stdin
 };
 
-Spawned spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+// Starts argv[0] (looked up in PATH when it has no '/') with stdin, stdout and stderr on pipes.
+Spawned spawn(std::vector<std::string> argv_s, const std::map<std::string, std::string>& env) {
     int out[2], in[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> argv_s{KVMHUB_DAEMON_PATH};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s;
     for (const char* keep : {"PATH", "HOME", "TMPDIR", "LANG"})
         if (const char* v = std::getenv(keep)) env_s.push_back(std::string(keep) + "=" + v);
@@ -41,7 +40,7 @@ Spawned spawn(const std::vector<std::string>& args, const std::map<std::string, 
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(out[1], 2);
-        execve(argv[0], argv.data(), envp.data());
+        execvpe(argv[0], argv.data(), envp.data());
         _exit(127);
     }
     close(out[1]);
@@ -72,7 +71,7 @@ int wait_with_timeout(pid_t pid, std::chrono::milliseconds timeout) {
 
 Daemon::Daemon(DaemonOptions options) : admin_password_(options.admin_password) {
     data_dir_ = dir_.file("data");
-    std::vector<std::string> args{"--data-dir", data_dir_};
+    std::vector<std::string> args{KVMHUB_DAEMON_PATH, "--data-dir", data_dir_};
     if (options.default_listen) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
     args.insert(args.end(), options.args.begin(), options.args.end());
     auto env = options.env;
@@ -154,9 +153,9 @@ std::string Daemon::login() const {
     return token;
 }
 
-CommandResult run_kvmhubd(const std::vector<std::string>& args, const std::string& input,
-                          const std::map<std::string, std::string>& env) {
-    Spawned s = spawn(args, env);
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
+                          const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
+    Spawned s = spawn(argv, env);
     if (!input.empty()) {
         ssize_t ignored = write(s.in_fd, input.data(), input.size());
         (void)ignored;
@@ -167,8 +166,15 @@ CommandResult run_kvmhubd(const std::vector<std::string>& args, const std::strin
     ssize_t n;
     while ((n = read(s.out_fd, buf, sizeof buf)) > 0) result.output.append(buf, static_cast<size_t>(n));
     close(s.out_fd);
-    result.exit_code = wait_with_timeout(s.pid, std::chrono::seconds(120));
+    result.exit_code = wait_with_timeout(s.pid, timeout);
     return result;
+}
+
+CommandResult run_kvmhubd(const std::vector<std::string>& args, const std::string& input,
+                          const std::map<std::string, std::string>& env) {
+    std::vector<std::string> argv{KVMHUB_DAEMON_PATH};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, input, env);
 }
 
 }  // namespace kvmhub::test

@@ -73,6 +73,11 @@ struct CommandResult {
     int exit_code = -1;
     std::string output;  // stdout and stderr together
 };
+// Runs argv[0] (from PATH) to completion; output is stdout and stderr together. The
+// environment is PATH, HOME, TMPDIR and LANG plus `env`.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = {},
+                          const std::map<std::string, std::string>& env = {},
+                          std::chrono::seconds timeout = std::chrono::seconds(120));
 CommandResult run_kvmhubd(const std::vector<std::string>& args, const std::string& input = {},
                           const std::map<std::string, std::string>& env = {});
 

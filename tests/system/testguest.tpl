@@ -1,0 +1,47 @@
+{#- The tiny test guest (scripts/test-guest.sh) under kvmhub: direct kernel boot, one qcow2
+    disk from a storage pool, qemu user-mode networking, the serial console logged to a file. -#}
+<domain type='{{ host.domain_type }}'>
+  <name>testguest-{{ vm_uuid }}</name>
+  <uuid>{{ vm_uuid }}</uuid>
+  <title>{{ vm_name | default('testguest', true) }}</title>
+  <description>{{ vm_desc }}</description>
+  <metadata>
+    <mdconfig:meta xmlns:mdconfig='urn:iso-meta'>
+      <vm_create>{{ vm_create }}</vm_create>
+      <vm_creater>{{ vm_creater }}</vm_creater>
+    </mdconfig:meta>
+  </metadata>
+  <memory unit='MiB'>{{ vm_ram_mb_max | default(vm_ram_mb, true) }}</memory>
+  <currentMemory unit='MiB'>{{ vm_ram_mb }}</currentMemory>
+  <vcpu placement='static' current='{{ vm_vcpus }}'>{{ vm_vcpus_max | default(vm_vcpus, true) }}</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{{ vm_kernel }}</kernel>
+    <initrd>{{ vm_initrd }}</initrd>
+    <cmdline>console=ttyS0 panic=-1</cmdline>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{{ vm_disk }}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='user'>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'>
+      <log file='{{ vm_serial_log }}' append='off'/>
+      <target port='0'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
