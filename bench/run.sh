@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP throughput with wrk against a kvmhubd started here on a loopback port.
-# Usage: bench/run.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=1)
+# Usage: bench/run.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=1 HOSTS=100 VMS=100)
 # Prints wrk's report per endpoint. Numbers are for the README; nothing here passes or fails.
 set -euo pipefail
 build_dir=${1:-build}
@@ -30,6 +30,32 @@ wrk -t"$threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$por
 echo
 echo "== GET /conf/ with a bearer token"
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port/conf/"
+
+# The guest cache: HOSTS test-driver hosts with VMS VMs each, listed once so the cache holds them.
+hosts=${HOSTS:-100}
+vms=${VMS:-100}
+for h in $(seq 1 "$hosts"); do
+  {
+    echo "<node><cpu><mhz>2000</mhz><nodes>1</nodes><sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>"
+    echo "<memory>67108864</memory>"
+    for v in $(seq 1 "$vms"); do
+      printf "<domain type='test'><name>vm-%d-%d</name><uuid>%08x-0000-4000-8000-%012x</uuid>" "$h" "$v" "$h" "$v"
+      printf "<memory>524288</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
+    done
+    echo "</node>"
+  } > "$work/host$h.xml"
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/conf/host/" -d \
+    "{\"name\":\"h$h\",\"tpl\":\"domain\",\"url\":\"test://$work/host$h.xml\",\"arch\":\"x86_64\",\"ipaddr\":\"127.0.0.1\",\"sshport\":\"22\",\"sshuser\":\"root\"}" > /dev/null
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/h$h" > /dev/null
+done
+bytes=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/" | wc -c)
+echo
+echo "== GET /vm/list/ from the guest cache: $hosts hosts x $vms VMs, $bytes bytes per reply"
+wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/"
+echo
+echo "== GET /vm/list/<host>/<uuid>, live from a test-driver host"
+wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" \
+  "http://127.0.0.1:$port/vm/list/h1/00000001-0000-4000-8000-000000000001"
 
 if [ -x "$build_dir/bench/kvmhub_bench" ]; then
   echo

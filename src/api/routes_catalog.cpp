@@ -1,7 +1,9 @@
-// Catalog routes (simplekvm paths): hosts, gold images, ISOs, and the /tpl/ listings.
+// Catalog routes (simplekvm paths): hosts (a deleted host takes its VM cache along), gold
+// images, ISOs, and the /tpl/ listings.
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
 #include "catalog/catalog.hpp"
+#include "vm/vm_service.hpp"
 
 namespace kvmhub::api {
 namespace {
@@ -31,7 +33,9 @@ Reply host_put(ApiContext& ctx, Request& req) {
 Reply host_delete(ApiContext& ctx, Request& req) {
     auto name = required_query(req, "name");
     if (!name) return Reply::error(name.error());
-    return audited(ctx, req, "host.delete", *name, ctx.catalog.delete_host(*name));
+    Status deleted = ctx.catalog.delete_host(*name);
+    if (deleted) ctx.vms.forget_host(*name);
+    return audited(ctx, req, "host.delete", *name, deleted);
 }
 
 Reply gold_put(ApiContext& ctx, Request& req) {

@@ -38,6 +38,10 @@ Reply with_fields(const Result<nlohmann::json>& r) {
     return r ? Reply::ok(*r) : Reply::error(r.error());
 }
 
+Reply with_fields(const Result<std::string>& r) {
+    return r ? Reply::ok_serialized(*r) : Reply::error(r.error());
+}
+
 // A change to a VM: parameters checked, service called, outcome audited.
 template <typename Fn>
 Reply vm_change(ApiContext& ctx, Request& req, const char* action, std::initializer_list<const char*> allowed, Fn fn) {

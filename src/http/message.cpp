@@ -97,6 +97,16 @@ Reply Reply::ok() {
     return ok(nlohmann::json());
 }
 
+Reply Reply::ok_serialized(std::string_view object) {
+    Reply reply;
+    std::string_view rest = object.substr(1);  // after the '{'
+    reply.body.reserve(object.size() + 16);
+    reply.body = R"({"result":"OK")";
+    if (rest != "}") reply.body += ',';
+    reply.body += rest;
+    return reply;
+}
+
 Reply Reply::text(std::string body, std::string content_type) {
     Reply reply;
     reply.content_type = std::move(content_type);

@@ -55,6 +55,8 @@ struct Reply {
     // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).
     static Reply ok(const nlohmann::json& object);
     static Reply ok();
+    // `object` is a serialized JSON object (e.g. joined from the store) that gets "result":"OK".
+    static Reply ok_serialized(std::string_view object);
     static Reply text(std::string body, std::string content_type = "text/plain; charset=utf-8");
     // The api-compat error shape, with the HTTP status that belongs to `error.code`.
     static Reply error(const Error& error);

@@ -15,6 +15,10 @@ std::string cache_prefix(const std::string& host) {
     return fmt::format("{}{}/", kGuestsPrefix, host);
 }
 
+std::string host_info_key(const std::string& host) {
+    return fmt::format("{}{}", kHostInfoPrefix, host);
+}
+
 nlohmann::json disk_json(const virt::DiskInfo& d) {
     return {{"device", d.device}, {"type", d.type}, {"bus", d.bus}, {"dev", d.dev}, {"vol", d.vol}};
 }
@@ -86,14 +90,16 @@ Result<nlohmann::json> VmService::list_host(const std::string& host) {
     auto guests = hypervisor_.guests(*ref);
     if (!guests) return tl::unexpected(guests.error());
     nlohmann::json out = host_json(*node);
-    out["guest"] = replace_cache(host, *guests);
+    out["guest"] = replace_cache(host, out, *guests);
     return out;
 }
 
-nlohmann::json VmService::replace_cache(const std::string& host, const std::vector<virt::GuestInfo>& guests) {
+nlohmann::json VmService::replace_cache(const std::string& host, const nlohmann::json& info,
+                                       const std::vector<virt::GuestInfo>& guests) {
     nlohmann::json out = nlohmann::json::array();
     // The host's whole cache is replaced in one transaction: VMs removed behind our back vanish.
-    store::Txn txn{{}, {store::Op::erase_prefix(cache_prefix(host))}};
+    store::Txn txn{{},
+                   {store::Op::erase_prefix(cache_prefix(host)), store::Op::put(host_info_key(host), info.dump())}};
     const std::int64_t now = clock_.now_seconds();
     for (const auto& g : guests) {
         nlohmann::json j = guest_json(g, now);
@@ -108,9 +114,11 @@ nlohmann::json VmService::replace_cache(const std::string& host, const std::vect
 Status VmService::resync_host(const std::string& host) {
     auto ref = host_ref(host);
     if (!ref) return tl::unexpected(ref.error());
+    auto node = hypervisor_.node_info(*ref);
+    if (!node) return tl::unexpected(node.error());
     auto guests = hypervisor_.guests(*ref);
     if (!guests) return tl::unexpected(guests.error());
-    replace_cache(host, *guests);
+    replace_cache(host, host_json(*node), *guests);
     return {};
 }
 
@@ -130,51 +138,80 @@ void VmService::resync_all() {
             log::get("vm")->warn("guest cache resync failed host={} error={}", name, done.error().desc);
         }
     }
-    // Guests of hosts deleted from the catalog go too.
-    if (auto cached = store_.list(kGuestsPrefix); cached) {
-        std::set<std::string> orphans;
+    // What is cached for hosts deleted from the catalog goes too.
+    std::set<std::string> orphans;
+    for (std::string_view prefix : {kGuestsPrefix, kHostInfoPrefix}) {
+        auto cached = store_.list(prefix);
+        if (!cached) continue;
         for (const auto& kv : *cached) {
-            std::string rest = kv.key.substr(kGuestsPrefix.size());
-            std::string host = rest.substr(0, rest.find('/'));
-            if (!names.contains(host)) orphans.insert(host);
+            std::string rest = kv.key.substr(prefix.size());
+            std::string name = rest.substr(0, rest.find('/'));
+            if (!names.contains(name)) orphans.insert(name);
         }
-        for (const auto& host : orphans) (void)store_.erase_prefix(cache_prefix(host));
     }
+    for (const auto& name : orphans) forget_host(name);
     log::get("vm")->debug("guest cache resynced hosts={} failed={}", names.size(), failed);
 }
 
-Result<nlohmann::json> VmService::list_guest(const std::string& host, const std::string& uuid) {
+Result<std::string> VmService::list_guest(const std::string& host, const std::string& uuid) {
     auto ref = resolve(host, uuid);
     if (!ref) return tl::unexpected(ref.error());
+    // From the cache when it has both the host and the VM (events and resyncs keep them current).
+    auto info = store_.get(host_info_key(host));
+    auto cached = store_.get(cache_prefix(host) + uuid);
+    if (info && *info && cached && *cached) {
+        const std::string& fields = (*info)->value;  // {"active":...,"totalvm":...}
+        return fields.substr(0, fields.size() - 1) + R"(,"guest":)" + (*cached)->value + "}";
+    }
     auto node = hypervisor_.node_info(*ref);
     if (!node) return tl::unexpected(node.error());
     auto guest = hypervisor_.guest(*ref, uuid);
     if (!guest) return tl::unexpected(guest.error());
     nlohmann::json out = host_json(*node);
+    if (auto put = store_.put(host_info_key(host), out.dump()); !put)
+        log::get("vm")->warn("cannot cache host info host={} error={}", host, put.error().desc);
     out["guest"] = guest_json(*guest, clock_.now_seconds());
     cache_put(host, out["guest"]);
-    return out;
+    return out.dump();
 }
 
-Result<nlohmann::json> VmService::list_cached() {
+void VmService::forget_host(const std::string& host) {
+    store::Txn txn{{}, {store::Op::erase_prefix(cache_prefix(host)), store::Op::erase(host_info_key(host))}};
+    if (auto done = store_.commit(txn); !done)
+        log::get("vm")->warn("cannot drop the cache of host={} error={}", host, done.error().desc);
+}
+
+Result<std::string> VmService::list_cached() {
     auto hosts = catalog_.hosts();
     if (!hosts) return tl::unexpected(hosts.error());
     auto cached = store_.list(kGuestsPrefix);
     if (!cached) return tl::unexpected(cached.error());
-    std::map<std::string, nlohmann::json> by_host;
-    for (const auto& h : *hosts)
-        by_host[h.value("name", "")] = {
-            {"kvmhost", h.value("name", "")}, {"arch", h.value("arch", "")}, {"guests", nlohmann::json::array()}};
+    // The cached guests are JSON objects this service wrote: they are joined as they are,
+    // never parsed (with thousands of VMs, parsing would be most of the cost).
+    struct HostEntry {
+        std::string arch;
+        std::string guests;
+    };
+    std::map<std::string, HostEntry> by_host;
+    for (const auto& h : *hosts) by_host[h.value("name", "")].arch = h.value("arch", "");
     for (const auto& kv : *cached) {
-        std::string rest = kv.key.substr(kGuestsPrefix.size());
-        auto it = by_host.find(rest.substr(0, rest.find('/')));
+        std::string_view rest = std::string_view(kv.key).substr(kGuestsPrefix.size());
+        auto it = by_host.find(std::string(rest.substr(0, rest.find('/'))));
         if (it == by_host.end()) continue;  // a host deleted since: its cache no longer counts
-        auto guest = nlohmann::json::parse(kv.value, nullptr, false);
-        if (guest.is_object()) it->second["guests"].push_back(std::move(guest));
+        if (kv.value.size() < 2 || kv.value.front() != '{' || kv.value.back() != '}') continue;
+        if (!it->second.guests.empty()) it->second.guests += ',';
+        it->second.guests += kv.value;
     }
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& [name, entry] : by_host) out.push_back(std::move(entry));
-    return nlohmann::json{{"guest", std::move(out)}};
+    std::string out = R"({"guest":[)";
+    bool first = true;
+    for (const auto& [name, entry] : by_host) {
+        if (!first) out += ',';
+        first = false;
+        out += fmt::format(R"({{"arch":{},"guests":[{}],"kvmhost":{}}})", nlohmann::json(entry.arch).dump(),
+                           entry.guests, nlohmann::json(name).dump());
+    }
+    out += "]}";
+    return out;
 }
 
 }  // namespace kvmhub::vm

@@ -2,6 +2,7 @@
 // the guest cache for all hosts), lifecycle, changes, snapshots and statistics. The service
 // resolves host names through the catalog and talks to hosts only through virt::Hypervisor.
 //   /guests/<host>/<uuid>     the cached guest object (api-compat.md shape + name/title/updated)
+//   /hostinfo/<host>          the cached host information of the last list or resync
 //   /locks/vm/<host>/<uuid>   a mutation in progress (lease: a crashed daemon cannot leave it)
 //   /idempotency/<key>        the first reply of a create sent with an Idempotency-Key
 // Split over vm_create.cpp, vm_list.cpp and vm_ops.cpp.
@@ -23,6 +24,7 @@
 namespace kvmhub::vm {
 
 inline constexpr std::string_view kGuestsPrefix = "/guests/";
+inline constexpr std::string_view kHostInfoPrefix = "/hostinfo/";
 
 class VmService {
 public:
@@ -38,9 +40,14 @@ public:
     // ---- vm_list.cpp ----
     // Host information and every guest, live; refreshes the host's part of the guest cache.
     Result<nlohmann::json> list_host(const std::string& host);
-    Result<nlohmann::json> list_guest(const std::string& host, const std::string& uuid);
-    // {"guest":[{"kvmhost","arch","guests":[...]}]} from the cache, no host is asked.
-    Result<nlohmann::json> list_cached();
+    // Host information and one guest, as a JSON object text: from the cache when it has both,
+    // else live (and then cached).
+    Result<std::string> list_guest(const std::string& host, const std::string& uuid);
+    // {"guest":[{"kvmhost","arch","guests":[...]}]} from the cache as a JSON object text; no
+    // host is asked.
+    Result<std::string> list_cached();
+    // Drops everything cached for a host (it left the catalog).
+    void forget_host(const std::string& host);
     // Brings one cached guest up to date (lifecycle events call this).
     void refresh_cached(const std::string& host, const std::string& uuid);
     // Re-reads one host's guests into the cache (after a reconnect, when events were missed).
@@ -82,8 +89,9 @@ private:
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
                   const std::function<Status()>& body);
     Status check_uuid(const std::string& uuid);
-    // Replaces the host's cached guests with `guests`; returns their guest objects.
-    nlohmann::json replace_cache(const std::string& host, const std::vector<virt::GuestInfo>& guests);
+    // Replaces the host's cached information and guests; returns the guest objects.
+    nlohmann::json replace_cache(const std::string& host, const nlohmann::json& info,
+                                 const std::vector<virt::GuestInfo>& guests);
     void cache_put(const std::string& host, const nlohmann::json& guest);
     void cache_erase(const std::string& host, const std::string& uuid);
 

@@ -106,5 +106,43 @@ TEST_F(VmCacheResync, ThePeriodicResyncDropsWhatNoHostHasAndAddsWhatItHas) {
     EXPECT_EQ(all["guest"][0]["guests"][0]["name"], "test");
 }
 
+TEST_F(VmCacheResync, OneVmIsServedFromTheCacheAndADeletedHostTakesItsCacheAlong) {
+    add_host("t1", "test:///default");
+    auto listed = get("/vm/list/t1").json();  // caches the host and its VMs
+    ASSERT_EQ(listed["guest"].size(), 1u) << listed.dump();
+    const std::string uuid = listed["guest"][0]["uuid"];
+    SystemClock clock;
+    auto store = store::SqliteStore::open(daemon_.data_dir() + "/kvmhub.db", clock);
+    ASSERT_TRUE(store);
+    // What the cache holds is what /vm/list/<host>/<uuid> answers, host information included.
+    auto entry = (*store)->get("/guests/t1/" + uuid);
+    ASSERT_TRUE(entry && *entry);
+    json planted = json::parse((*entry)->value);
+    planted["desc"] = "from the cache";
+    ASSERT_TRUE((*store)->put("/guests/t1/" + uuid, planted.dump()));
+    auto one = get("/vm/list/t1/" + uuid);
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_EQ(one.json()["result"], "OK");
+    EXPECT_EQ(one.json()["guest"]["desc"], "from the cache");
+    for (const char* field : {"hostname", "freemem", "totalmem", "totalcpu", "mhz", "totalvm", "active"})
+        EXPECT_TRUE(one.json().contains(field)) << field << " missing: " << one.body;
+    // A VM the cache does not have is asked of the host (and then cached).
+    ASSERT_TRUE((*store)->erase("/guests/t1/" + uuid));
+    auto live = get("/vm/list/t1/" + uuid);
+    ASSERT_EQ(live.status, 200) << live.body;
+    EXPECT_EQ(live.json()["guest"]["name"], "test");
+    auto recached = (*store)->get("/guests/t1/" + uuid);
+    EXPECT_TRUE(recached && *recached);
+
+    auto deleted = http_request("DELETE", daemon_.url() + "/conf/host/?name=t1", {}, bearer(token_));
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    auto guests = (*store)->list("/guests/t1/");
+    ASSERT_TRUE(guests);
+    EXPECT_TRUE(guests->empty());
+    auto info = (*store)->get("/hostinfo/t1");
+    ASSERT_TRUE(info);
+    EXPECT_FALSE(*info);
+}
+
 }  // namespace
 }  // namespace kvmhub::test

@@ -40,6 +40,14 @@ TEST(Reply, OkMergesFieldsAfterResult) {
     EXPECT_EQ(r.status, 200);
 }
 
+TEST(Reply, OkSerializedAddsResultToAnObjectText) {
+    EXPECT_EQ(Reply::ok_serialized("{}").body, R"({"result":"OK"})");
+    auto r = Reply::ok_serialized(R"({"guest":[{"a":1}],"n":2})");
+    EXPECT_EQ(r.body, R"({"result":"OK","guest":[{"a":1}],"n":2})");
+    EXPECT_EQ(r.content_type, "application/json");
+    EXPECT_EQ(r.status, 200);
+}
+
 TEST(Reply, InvalidUtf8IsReplacedNotThrown) {
     auto r = Reply::error(Error{Errc::BadInput, "vm_desc", std::string("bad \xff byte")});
     auto j = nlohmann::json::parse(r.body, nullptr, false);
