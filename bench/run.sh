@@ -48,14 +48,26 @@ for h in $(seq 1 "$hosts"); do
     "{\"name\":\"h$h\",\"tpl\":\"domain\",\"url\":\"test://$work/host$h.xml\",\"arch\":\"x86_64\",\"ipaddr\":\"127.0.0.1\",\"sshport\":\"22\",\"sshuser\":\"root\"}" > /dev/null
   curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/h$h" > /dev/null
 done
+# Refreshing the whole fleet: every host listed live once more, one after the other.
+started=$(date +%s.%N)
+for h in $(seq 1 "$hosts"); do
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/h$h" > /dev/null
+done
+echo
+echo "== refresh of all $hosts hosts x $vms VMs (GET /vm/list/<host> each, sequential): $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+echo "== kvmhubd RSS with $((hosts * vms)) cached VMs: $(awk '/^VmRSS/ {print $2, $3}' "/proc/$pid/status")"
 bytes=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/" | wc -c)
 echo
 echo "== GET /vm/list/ from the guest cache: $hosts hosts x $vms VMs, $bytes bytes per reply"
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$port/vm/list/"
 echo
-echo "== GET /vm/list/<host>/<uuid>, live from a test-driver host"
+echo "== GET /vm/list/<host>/<uuid> (from the cache)"
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" \
   "http://127.0.0.1:$port/vm/list/h1/00000001-0000-4000-8000-000000000001"
+echo
+echo "== GET /vm/list/<host>, live: $vms VMs from a test-driver host"
+wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer $token" \
+  "http://127.0.0.1:$port/vm/list/h1"
 
 if [ -x "$build_dir/bench/kvmhub_bench" ]; then
   echo

@@ -182,6 +182,26 @@ void VmService::forget_host(const std::string& host) {
 }
 
 Result<std::string> VmService::list_cached() {
+    // The last answer is kept until the store changes: /vm/list/ is polled far more often
+    // than anything changes. The revision is read before the data, so a change made while
+    // the answer is built only makes the next call build it again.
+    auto revision = store_.current_revision();
+    if (!revision) return tl::unexpected(revision.error());
+    {
+        std::lock_guard lock(list_mutex_);
+        if (list_revision_ == *revision) return list_text_;
+    }
+    auto built = build_cached_list();
+    if (!built) return built;
+    std::lock_guard lock(list_mutex_);
+    if (*revision > list_revision_) {
+        list_revision_ = *revision;
+        list_text_ = *built;
+    }
+    return built;
+}
+
+Result<std::string> VmService::build_cached_list() {
     auto hosts = catalog_.hosts();
     if (!hosts) return tl::unexpected(hosts.error());
     auto cached = store_.list(kGuestsPrefix);

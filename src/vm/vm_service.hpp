@@ -8,7 +8,9 @@
 // Split over vm_create.cpp, vm_list.cpp and vm_ops.cpp.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,6 +91,8 @@ private:
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
                   const std::function<Status()>& body);
     Status check_uuid(const std::string& uuid);
+    // list_cached()'s answer, built from the store.
+    Result<std::string> build_cached_list();
     // Replaces the host's cached information and guests; returns the guest objects.
     nlohmann::json replace_cache(const std::string& host, const nlohmann::json& info,
                                  const std::vector<virt::GuestInfo>& guests);
@@ -100,6 +104,10 @@ private:
     virt::Hypervisor& hypervisor_;
     const Config& config_;
     const Clock& clock_;
+
+    std::mutex list_mutex_;
+    std::int64_t list_revision_ = -1;  // the store revision list_text_ was built at
+    std::string list_text_;
 };
 
 // The api-compat guest object for one VM (memory in KiB), plus name, title and updated.

@@ -167,6 +167,21 @@ TYPED_TEST_P(Vm, BadRequestsSayWhatIsWrong) {
     this->expect_error(this->get("/vm/stop/t1/" + uuid + "?force=maybe"), 400, "force");
 }
 
+TYPED_TEST_P(Vm, StatisticsNeedAKnownDeviceAndARunningVm) {
+    auto uuid = this->create();
+    this->expect_error(this->get("/vm/blksize/t1/" + uuid), 400, "dev");
+    this->expect_error(this->get("/vm/blksize/t1/" + uuid + "?dev=vdz"), 404, "dev");
+    this->expect_error(this->get("/vm/netstat/t1/" + uuid + "?dev=52:54:00:00:00:01"), 409, "state");
+    this->expect_error(this->get("/vm/ipaddr/t1/" + uuid), 409, "state");
+    this->expect_error(this->get("/vm/ipaddr/t1/6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50"), 404, "uuid");
+    ASSERT_EQ(this->get("/vm/start/t1/" + uuid).status, 200);
+    this->expect_error(this->get("/vm/netstat/t1/" + uuid + "?dev=52:54:00:00:00:01"), 404, "mac");
+    HttpResponse addrs = this->get("/vm/ipaddr/t1/" + uuid);
+    ASSERT_EQ(addrs.status, 200) << addrs.body;
+    EXPECT_EQ(addrs.json()["result"], "OK");
+    this->expect_error(this->get("/vm/xml/t1/6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50"), 404, "uuid");
+}
+
 TYPED_TEST_P(Vm, IdempotencyKeyReturnsTheFirstResult) {
     HttpResponse first = this->post("/vm/create/t1", "{}", {"Idempotency-Key: job-42"});
     HttpResponse second = this->post("/vm/create/t1", "{}", {"Idempotency-Key: job-42"});
@@ -196,6 +211,7 @@ TYPED_TEST_P(Vm, AVmBusyWithAnotherOperationAnswers409) {
     EXPECT_EQ(this->get("/vm/setmem/t1/" + uuid + "?vm_ram_mb=300").status, 200);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(Vm, CreateDefinesAStoppedVmFromTheHostTemplate, HostListHasCapacityAndGuests, LifecycleStartResetStopDelete, ChangesApplyToTheDefinition, SnapshotsCanBeTakenListedRevertedAndDeleted, BadRequestsSayWhatIsWrong, IdempotencyKeyReturnsTheFirstResult, AVmBusyWithAnotherOperationAnswers409);
+REGISTER_TYPED_TEST_SUITE_P(Vm, CreateDefinesAStoppedVmFromTheHostTemplate, HostListHasCapacityAndGuests, LifecycleStartResetStopDelete, ChangesApplyToTheDefinition, SnapshotsCanBeTakenListedRevertedAndDeleted, BadRequestsSayWhatIsWrong, StatisticsNeedAKnownDeviceAndARunningVm,
+                            IdempotencyKeyReturnsTheFirstResult, AVmBusyWithAnotherOperationAnswers409);
 
 }  // namespace kvmhub::test
