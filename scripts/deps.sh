@@ -19,8 +19,8 @@ packages=(
   cpio qemu-system-x86 qemu-utils
   # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
   libvirt-daemon-system libvirt-clients
-  # tests: cidata ISOs for the test guest
-  xorriso
+  # tests: cidata ISOs for the test guest; cloud-init's own checks of the rendered files
+  xorriso cloud-init
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )

@@ -22,6 +22,7 @@
 #include "auth/users.hpp"
 #include "catalog/bootstrap.hpp"
 #include "catalog/catalog.hpp"
+#include "cloudinit/seed.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "http/server.hpp"
@@ -59,6 +60,7 @@ struct Services {
     catalog::CurlUrlProbe url_probe;
     std::unique_ptr<catalog::Catalog> catalog;
     std::unique_ptr<virt::Hypervisor> hypervisor;
+    std::unique_ptr<cloudinit::SeedService> seeds;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
 
@@ -91,7 +93,8 @@ struct Services {
         virt_options.call_timeout = config.libvirt.call_timeout;
         virt_options.max_in_flight_per_host = config.libvirt.max_calls_per_host;
         hypervisor = virt::make_libvirt_hypervisor(virt_options);
-        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, config, clock);
+        seeds = std::make_unique<cloudinit::SeedService>(*store, *catalog);
+        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
@@ -107,7 +110,7 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms};
+        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms, *seeds};
     }
 };
 

@@ -19,6 +19,10 @@ namespace kvmhub::catalog {
 class Catalog;
 }  // namespace kvmhub::catalog
 
+namespace kvmhub::cloudinit {
+class SeedService;
+}  // namespace kvmhub::cloudinit
+
 namespace kvmhub::vm {
 class VmService;
 }  // namespace kvmhub::vm
@@ -36,6 +40,7 @@ struct ApiContext {
     auth::AuditLog& audit;
     catalog::Catalog& catalog;
     vm::VmService& vms;
+    cloudinit::SeedService& seeds;
 };
 
 }  // namespace kvmhub::api

@@ -27,6 +27,7 @@ std::vector<http::Route> ops_routes(ApiContext& ctx);       // routes_ops.cpp
 std::vector<http::Route> catalog_routes(ApiContext& ctx);   // routes_catalog.cpp
 std::vector<http::Route> template_routes(ApiContext& ctx);  // routes_templates.cpp
 std::vector<http::Route> vm_routes(ApiContext& ctx);        // routes_vm.cpp
+std::vector<http::Route> meta_routes(ApiContext& ctx);      // routes_meta.cpp
 
 // Records the change in the audit log and answers: `ok_fields` on success, the error otherwise.
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,

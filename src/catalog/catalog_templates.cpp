@@ -120,10 +120,12 @@ Result<std::shared_ptr<const tmpl::Template>> Catalog::parsed_template(TemplateK
 Result<std::vector<std::string>> Catalog::template_variables(TemplateKind kind, const std::string& name) {
     auto t = parsed_template(kind, name);
     if (!t) return tl::unexpected(t.error());
-    // Besides the reserved vm_* names, the server supplies the host's facts and the metadata
-    // server's address parts; a user never sets them, so they are not listed.
+    // Besides the reserved vm_* names, the server supplies the host's facts, the metadata
+    // server's address parts and the VM's first MAC; a user never sets them, so they are not listed.
     std::vector<std::string> vars = tmpl::user_variables(**t);
-    std::erase_if(vars, [](const std::string& v) { return v == "host" || v == "META_HOST" || v == "META_PORT"; });
+    std::erase_if(vars, [](const std::string& v) {
+        return v == "host" || v == "META_HOST" || v == "META_PORT" || v == "vm_mac";
+    });
     return vars;
 }
 

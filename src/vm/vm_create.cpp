@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/ids.hpp"
+#include "cloudinit/seed.hpp"
 #include "common/log.hpp"
 #include "vm/vm_service.hpp"
 
@@ -11,8 +12,8 @@ namespace kvmhub::vm {
 namespace {
 
 // Set by the server; a client's value for them is dropped (simplekvm does the same).
-const std::set<std::string> kReserved{"vm_uuid",   "vm_arch",   "vm_create", "vm_creater",  "META_SRV",
-                                      "META_HOST", "META_PORT", "host",      "vm_last_disk"};
+const std::set<std::string> kReserved{"vm_uuid",   "vm_arch", "vm_create",    "vm_creater", "META_SRV",
+                                      "META_HOST", "META_PORT", "host", "vm_last_disk", "vm_mac"};
 
 std::string timestamp(const Clock& clock) {
     std::time_t now = clock.now_seconds();
@@ -116,6 +117,8 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     context["META_HOST"] = meta_host;
     context["META_PORT"] = meta_port;
     context["host"] = {{"name", host}, {"arch", caps->arch}, {"domain_type", caps->domain_type}};
+    // Before any template sees them: the password is hashed here and never goes further.
+    if (auto ok = cloudinit::normalize_inputs(context); !ok) return tl::unexpected(ok.error());
 
     tmpl::RenderOptions options;
     options.autoescape = true;
@@ -123,6 +126,13 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     if (!xml) return fail(Errc::BadInput, "tpl", xml.error().desc);
     auto defined = hypervisor_.define(ref, *xml);
     if (!defined) return tl::unexpected(defined.error());
+    // The seed goes with the VM: without it the VM is not kept (it could not boot configured).
+    if (auto seeded = reseed_from(ref, *defined, context); !seeded) {
+        if (auto undone = hypervisor_.undefine(ref, *defined); !undone)
+            log::get("vm")->error("cannot undefine vm without seed host={} vm={} error={}", host, *defined,
+                                  undone.error().desc);
+        return tl::unexpected(seeded.error());
+    }
     log::get("vm")->info("defined vm host={} vm={} by={}", host, *defined, creator);
     refresh_cached(host, *defined);
     return *defined;

@@ -46,9 +46,9 @@ nlohmann::json guest_json(const virt::GuestInfo& g, std::int64_t updated) {
             {"nets", nets},           {"updated", updated}};
 }
 
-VmService::VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config,
-                     const Clock& clock)
-    : store_(store), catalog_(catalog), hypervisor_(hypervisor), config_(config), clock_(clock) {}
+VmService::VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
+                     cloudinit::SeedService& seeds, const Config& config, const Clock& clock)
+    : store_(store), catalog_(catalog), hypervisor_(hypervisor), seeds_(seeds), config_(config), clock_(clock) {}
 
 Result<virt::HostRef> VmService::host_ref(const std::string& host) {
     auto record = catalog_.host(host);

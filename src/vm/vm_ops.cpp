@@ -83,26 +83,34 @@ Status VmService::reset(const std::string& host, const std::string& uuid) {
 }
 
 Status VmService::set_description(const std::string& host, const std::string& uuid, const std::string& desc) {
-    return change(host, uuid, "desc",
-                  [&](const virt::HostRef& h) { return hypervisor_.set_description(h, uuid, desc); });
+    return change(host, uuid, "desc", [&](const virt::HostRef& h) -> Status {
+        if (auto done = hypervisor_.set_description(h, uuid, desc); !done) return done;
+        return reseed(h, uuid, {{"vm_desc", desc}});
+    });
 }
 
 Status VmService::set_memory(const std::string& host, const std::string& uuid, const std::string& mib) {
     auto value = positive(mib, "vm_ram_mb", 16 << 20);
     if (!value) return tl::unexpected(value.error());
     const auto kib = static_cast<std::uint64_t>(*value) * 1024;
-    return named(
-        change(host, uuid, "setmem", [&](const virt::HostRef& h) { return hypervisor_.set_memory(h, uuid, kib); }),
-        "vm_ram_mb");
+    return named(change(host, uuid, "setmem",
+                        [&](const virt::HostRef& h) -> Status {
+                            if (auto done = hypervisor_.set_memory(h, uuid, kib); !done) return done;
+                            return reseed(h, uuid, {{"vm_ram_mb", *value}});
+                        }),
+                 "vm_ram_mb");
 }
 
 Status VmService::set_vcpus(const std::string& host, const std::string& uuid, const std::string& vcpus) {
     auto value = positive(vcpus, "vm_vcpus", 1024);
     if (!value) return tl::unexpected(value.error());
     const int n = static_cast<int>(*value);
-    return named(
-        change(host, uuid, "setcpu", [&](const virt::HostRef& h) { return hypervisor_.set_vcpus(h, uuid, n); }),
-        "vm_vcpus");
+    return named(change(host, uuid, "setcpu",
+                        [&](const virt::HostRef& h) -> Status {
+                            if (auto done = hypervisor_.set_vcpus(h, uuid, n); !done) return done;
+                            return reseed(h, uuid, {{"vm_vcpus", n}});
+                        }),
+                 "vm_vcpus");
 }
 
 Status VmService::create_snapshot(const std::string& host, const std::string& uuid, const std::string& name) {
@@ -127,11 +135,45 @@ Status VmService::merge_metadata(const std::string& host, const std::string& uui
         if (!guest) return tl::unexpected(guest.error());
         nlohmann::json merged = guest->mdconfig;
         for (const auto& [key, value] : values.items()) {
-            if (key == "vm_create" || key == "vm_creater") continue;  // set once, by the server
+            // Set once, by the server; and a password goes to the seed only (hashed), never to the domain.
+            if (key == "vm_create" || key == "vm_creater" || key == "vm_password") continue;
             merged[key] = value.is_string() ? value.get<std::string>() : value.dump();
         }
-        return hypervisor_.set_mdconfig(h, uuid, merged);
+        if (merged != guest->mdconfig) {
+            if (auto done = hypervisor_.set_mdconfig(h, uuid, merged); !done) return done;
+        }
+        return reseed(h, uuid, values);
     });
+}
+
+Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes) {
+    auto context = seeds_.context(uuid);
+    if (!context) {
+        if (context.error().code != Errc::NotFound) return tl::unexpected(context.error());
+        log::get("vm")->debug("vm has no cloud-init seed to render again host={} vm={}", host.name, uuid);
+        return {};
+    }
+    nlohmann::json update = nlohmann::json::object();
+    for (const auto& [key, value] : changes.items()) {
+        if (key == "vm_create" || key == "vm_creater" || key == "vm_uuid" || key == "vm_mac") continue;
+        // An empty value removes the variable (a password, a static address).
+        if (value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty())) {
+            context->erase(key);
+        } else {
+            update[key] = value;
+        }
+    }
+    if (auto ok = cloudinit::normalize_inputs(update); !ok) return ok;
+    for (const auto& [key, value] : update.items()) (*context)[key] = value;
+    return reseed_from(host, uuid, std::move(*context));
+}
+
+Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context) {
+    context.erase("vm_mac");
+    auto guest = hypervisor_.guest(host, uuid);
+    if (!guest) return tl::unexpected(guest.error());
+    if (!guest->nets.empty() && !guest->nets.front().mac.empty()) context["vm_mac"] = guest->nets.front().mac;
+    return seeds_.render(host.name, uuid, context);
 }
 
 Result<nlohmann::json> VmService::remove(const std::string& host, const std::string& uuid) {
@@ -155,6 +197,8 @@ Result<nlohmann::json> VmService::remove(const std::string& host, const std::str
     });
     if (!done) return tl::unexpected(done.error());
     cache_erase(host, uuid);
+    if (auto forgotten = seeds_.forget(uuid); !forgotten)
+        failed.push_back({{"type", "metadata"}, {"dev", ""}, {"vol", uuid}, {"error", forgotten.error().desc}});
     log::get("vm")->info("deleted vm host={} vm={} failed={}", host, uuid, failed.size());
     return failed;
 }

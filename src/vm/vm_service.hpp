@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
+#include "cloudinit/seed.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/result.hpp"
@@ -30,8 +31,8 @@ inline constexpr std::string_view kHostInfoPrefix = "/hostinfo/";
 
 class VmService {
 public:
-    VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config,
-              const Clock& clock);
+    VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
+              cloudinit::SeedService& seeds, const Config& config, const Clock& clock);
 
     // ---- vm_create.cpp ----
     // Renders the host's domain template with the vm_* variables of `body` and defines the VM
@@ -67,7 +68,8 @@ public:
     Status set_description(const std::string& host, const std::string& uuid, const std::string& desc);
     Status set_memory(const std::string& host, const std::string& uuid, const std::string& mib);
     Status set_vcpus(const std::string& host, const std::string& uuid, const std::string& vcpus);
-    // Merges key/values into the VM's mdconfig metadata (vm_create and vm_creater are kept).
+    // Merges key/values into the VM's mdconfig metadata (vm_create and vm_creater are kept) and
+    // into its cloud-init context, and renders its seed again; an empty object only re-renders.
     Status merge_metadata(const std::string& host, const std::string& uuid, const nlohmann::json& values);
     Result<nlohmann::json> snapshots(const std::string& host, const std::string& uuid);
     Status create_snapshot(const std::string& host, const std::string& uuid, const std::string& name);
@@ -91,6 +93,11 @@ private:
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
                   const std::function<Status()>& body);
     Status check_uuid(const std::string& uuid);
+    // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
+    // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
+    Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
+    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC.
+    Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context);
     // list_cached()'s answer, built from the store.
     Result<std::string> build_cached_list();
     // Replaces the host's cached information and guests; returns the guest objects.
@@ -102,6 +109,7 @@ private:
     store::Store& store_;
     catalog::Catalog& catalog_;
     virt::Hypervisor& hypervisor_;
+    cloudinit::SeedService& seeds_;
     const Config& config_;
     const Clock& clock_;
 

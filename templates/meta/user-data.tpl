@@ -1,4 +1,4 @@
-{#- NoCloud user-data: host name, a sudo user, password and ssh key when given, time zone, locale -#}
+{#- NoCloud user-data: host name, a sudo user, password (a SHA-512 hash) and ssh keys when given, time zone, locale -#}
 #cloud-config
 hostname: {{ vm_name | default('vmsrv', true) | tojson }}
 {%- if vm_timezone is defined and vm_timezone != '' %}
@@ -17,7 +17,8 @@ users:
     {%- else %}
     lock_passwd: true
     {%- endif %}
-    {%- if vm_sshkey is defined and vm_sshkey != '' %}
-    ssh_authorized_keys:
-      - {{ vm_sshkey | tojson }}
+    {%- if vm_sshkey is string and vm_sshkey != '' %}
+    ssh_authorized_keys: [{{ vm_sshkey | tojson }}]
+    {%- elif vm_sshkey %}
+    ssh_authorized_keys: {{ vm_sshkey | tojson }}
     {%- endif %}

@@ -150,7 +150,12 @@ TEST_F(ShippedTemplates, MetaTemplatesQuoteValuesAsJsonStrings) {
     std::string user_data = render("meta", "user-data", context);
     EXPECT_EQ(user_data.rfind("#cloud-config\n", 0), 0u) << user_data;
     EXPECT_NE(user_data.find("passwd: \"$6$salt$hash: with colon\""), std::string::npos) << user_data;
-    EXPECT_NE(user_data.find("- \"ssh-ed25519 AAAA user@host\""), std::string::npos) << user_data;
+    EXPECT_NE(user_data.find("ssh_authorized_keys: [\"ssh-ed25519 AAAA user@host\"]"), std::string::npos)
+        << user_data;
+    context["vm_sshkey"] = json::array({"ssh-ed25519 AAAA a@b", "ssh-rsa BBBB c@d"});
+    EXPECT_NE(render("meta", "user-data", context)
+                  .find("ssh_authorized_keys: [\"ssh-ed25519 AAAA a@b\", \"ssh-rsa BBBB c@d\"]"),
+              std::string::npos);
     std::string network = render("meta", "network-config", context);
     EXPECT_NE(network.find("addresses: [\"192.0.2.10/24\"]"), std::string::npos) << network;
     EXPECT_NE(network.find("via: \"192.0.2.1\""), std::string::npos) << network;

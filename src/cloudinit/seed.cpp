@@ -1,0 +1,150 @@
+#include "cloudinit/seed.hpp"
+
+#include <fmt/format.h>
+
+#include "cloudinit/password.hpp"
+#include "common/ids.hpp"
+
+namespace kvmhub::cloudinit {
+namespace {
+
+std::string prefix(const std::string& uuid) {
+    return fmt::format("{}{}/", kMetaPrefix, uuid);
+}
+
+std::string files_prefix(const std::string& uuid) {
+    return prefix(uuid) + "files/";
+}
+
+Status check_uuid(const std::string& uuid) {
+    if (!is_uuid(uuid)) return fail(Errc::BadInput, "uuid", fmt::format("'{}' is not a UUID", uuid));
+    return {};
+}
+
+Error no_seed(const std::string& uuid) {
+    return Error{Errc::NotFound, "uuid", fmt::format("no cloud-init data for VM {}", uuid)};
+}
+
+// A list of strings from a list, or from a string split at any of `separators`.
+Result<nlohmann::json> string_list(const nlohmann::json& value, const char* field, std::string_view separators) {
+    nlohmann::json out = nlohmann::json::array();
+    auto add = [&](std::string_view text) {
+        std::size_t start = 0;
+        while (start < text.size()) {
+            std::size_t end = text.find_first_of(separators, start);
+            if (end == std::string_view::npos) end = text.size();
+            std::string_view part = text.substr(start, end - start);
+            while (!part.empty() && (part.front() == ' ' || part.front() == '\t' || part.front() == '\r'))
+                part.remove_prefix(1);
+            while (!part.empty() && (part.back() == ' ' || part.back() == '\t' || part.back() == '\r'))
+                part.remove_suffix(1);
+            if (!part.empty()) out.push_back(std::string(part));
+            start = end + 1;
+        }
+    };
+    if (value.is_string()) {
+        add(value.get_ref<const std::string&>());
+    } else if (value.is_array()) {
+        for (const auto& item : value) {
+            if (!item.is_string())
+                return fail(Errc::BadInput, field, fmt::format("'{}' must be a string or a list of strings", field));
+            add(item.get_ref<const std::string&>());
+        }
+    } else if (!value.is_null()) {
+        return fail(Errc::BadInput, field, fmt::format("'{}' must be a string or a list of strings", field));
+    }
+    return out;
+}
+
+}  // namespace
+
+Status normalize_inputs(nlohmann::json& vars) {
+    if (auto it = vars.find("vm_password"); it != vars.end()) {
+        if (!it->is_string())
+            return fail(Errc::BadInput, "vm_password", "'vm_password' must be a string (empty = no password login)");
+        if (it->get_ref<const std::string&>().empty()) {
+            vars.erase(it);
+        } else {
+            auto hashed = hash_password(it->get_ref<const std::string&>());
+            if (!hashed) return tl::unexpected(hashed.error());
+            *it = std::move(*hashed);
+        }
+    }
+    for (auto [field, separators] : {std::pair{"vm_dns", std::string_view(", \t\n")},
+                                     std::pair{"vm_sshkey", std::string_view("\n")}}) {
+        auto it = vars.find(field);
+        if (it == vars.end()) continue;
+        auto list = string_list(*it, field, separators);
+        if (!list) return tl::unexpected(list.error());
+        if (list->empty()) {
+            vars.erase(it);
+        } else {
+            *it = std::move(*list);
+        }
+    }
+    return {};
+}
+
+Status SeedService::render(const std::string& host, const std::string& uuid, const nlohmann::json& context) {
+    if (auto ok = check_uuid(uuid); !ok) return ok;
+    auto names = catalog_.template_names(catalog::TemplateKind::Meta);
+    if (!names) return tl::unexpected(names.error());
+    store::Txn txn{{}, {store::Op::erase_prefix(prefix(uuid))}};
+    txn.ops.push_back(
+        store::Op::put(prefix(uuid) + "context", nlohmann::json{{"host", host}, {"context", context}}.dump()));
+    for (const auto& name : *names) {
+        auto parsed = catalog_.parsed_template(catalog::TemplateKind::Meta, name);
+        if (!parsed) return tl::unexpected(parsed.error());
+        // YAML, not XML: templates quote values with `tojson` themselves.
+        auto text = (*parsed)->render(context, tmpl::RenderOptions{});
+        if (!text) return fail(Errc::BadInput, "tpl", fmt::format("meta template {}: {}", name, text.error().desc));
+        txn.ops.push_back(store::Op::put(files_prefix(uuid) + name, *text));
+    }
+    auto done = store_.commit(txn);
+    if (!done) return tl::unexpected(done.error());
+    return {};
+}
+
+Result<nlohmann::json> SeedService::context(const std::string& uuid) {
+    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+    auto kv = store_.get(prefix(uuid) + "context");
+    if (!kv) return tl::unexpected(kv.error());
+    if (!*kv) return tl::unexpected(no_seed(uuid));
+    auto doc = nlohmann::json::parse((*kv)->value, nullptr, false);
+    if (!doc.is_object() || !doc.contains("context"))
+        return fail(Errc::Internal, "store", fmt::format("the cloud-init context of VM {} is damaged", uuid));
+    return doc["context"];
+}
+
+Result<std::string> SeedService::file(const std::string& uuid, const std::string& name) {
+    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+    auto kv = store_.get(files_prefix(uuid) + name);
+    if (!kv) return tl::unexpected(kv.error());
+    if (!*kv) {
+        return fail(Errc::NotFound, "uuid", fmt::format("no {} for VM {}", name, uuid));
+    }
+    return std::move((*kv)->value);
+}
+
+Result<SeedService::Files> SeedService::files(const std::string& uuid) {
+    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+    const std::string under = files_prefix(uuid);
+    auto kvs = store_.list(under);
+    if (!kvs) return tl::unexpected(kvs.error());
+    if (kvs->empty()) return tl::unexpected(no_seed(uuid));
+    Files out;
+    for (auto& kv : *kvs) {
+        out.revision = std::max(out.revision, kv.mod_revision);
+        out.files.emplace(kv.key.substr(under.size()), std::move(kv.value));
+    }
+    return out;
+}
+
+Status SeedService::forget(const std::string& uuid) {
+    if (auto ok = check_uuid(uuid); !ok) return ok;
+    auto erased = store_.erase_prefix(prefix(uuid));
+    if (!erased) return tl::unexpected(erased.error());
+    return {};
+}
+
+}  // namespace kvmhub::cloudinit
