@@ -1,7 +1,10 @@
 // A real guest through kvmhubd on qemu:///system (TCG): the tiny test guest boots with direct
 // kernel boot from a domain template of our own, is changed, snapshotted, stopped and deleted,
 // and the guest cache follows changes made with virsh behind kvmhub's back.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -18,6 +21,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+
+// A loopback port that was free a moment ago (the daemon's address must be known before it starts).
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
@@ -42,8 +58,13 @@ protected:
         pool_ = new std::string("kvmhub-e2e-" + std::to_string(getpid()));
         auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
         ASSERT_EQ(pool.exit_code, 0) << pool.output;
-        // Only lifecycle events can update the cache during these tests.
-        daemon_ = new Daemon({.env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"}}});
+        // Only lifecycle events can update the cache during these tests. Guests reach the
+        // metadata routes through qemu's user network: 10.0.2.2 is the host's loopback.
+        const int port = free_port();
+        daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
+                              .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
+                                      {"KVMHUB_META_SRV", "10.0.2.2:" + std::to_string(port)}},
+                              .default_listen = false});
         token_ = new std::string(daemon_->login());
         auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
                                 read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
@@ -82,7 +103,7 @@ protected:
     }
 
     // A VM of the test guest with a fresh 64 MiB qcow2 disk in the suite's pool.
-    static std::string create(const std::string& name) {
+    static std::string create(const std::string& name, const json& extra = json::object()) {
         auto vol = virsh({"vol-create-as", *pool_, name + ".qcow2", "64M", "--format", "qcow2"});
         EXPECT_EQ(vol.exit_code, 0) << vol.output;
         json body = {{"vm_name", name},
@@ -95,6 +116,7 @@ protected:
                      {"vm_initrd", test_guest_dir() + "/initrd.img"},
                      {"vm_disk", dir_->file(name + ".qcow2")},
                      {"vm_serial_log", serial_log(name)}};
+        body.update(extra);
         auto r = post("/vm/create/kvm1", body.dump());
         EXPECT_EQ(r.status, 200) << r.body;
         std::string uuid = r.json().value("uuid", "");
@@ -118,6 +140,18 @@ TempDir* Guest::dir_ = nullptr;
 std::string* Guest::pool_ = nullptr;
 Daemon* Guest::daemon_ = nullptr;
 std::string* Guest::token_ = nullptr;
+
+// The text the test guest printed between "begin NAME" and "end NAME" (docs/test-guest.md).
+std::string framed(const std::string& console_text, const std::string& name) {
+    const std::string begin = "kvmhub-test-guest: begin " + name + "\n";
+    const std::string end = "kvmhub-test-guest: end " + name + "\n";
+    auto from = console_text.find(begin);
+    if (from == std::string::npos) return "<no " + name + " on the console>";
+    from += begin.size();
+    auto to = console_text.find(end, from);
+    if (to == std::string::npos) return "<no end of " + name + ">";
+    return console_text.substr(from, to - from);
+}
 
 bool cpu_has_hardware_virtualization() {
     std::string flags = read_file("/proc/cpuinfo");
@@ -184,6 +218,30 @@ TEST_F(Guest, BootsIsChangedSnapshottedStoppedAndDeletedLeavingNothingBehind) {
     EXPECT_EQ(vols.output.find("life.qcow2"), std::string::npos) << "the disk volume is still there:\n" << vols.output;
     EXPECT_EQ(get("/vm/list/kvm1/" + uuid).status, 404);
     EXPECT_TRUE(cached(uuid).empty());
+}
+
+TEST_F(Guest, ANoCloudGuestReadsItsSeedFromTheMetadataRoutesOverHttp) {
+    const std::string uuid = create("nocloud", {{"vm_meta_enum", "NOCLOUD"},
+                                                {"vm_name", "nocloud"},
+                                                {"vm_ipaddr", "10.0.2.15/24"},
+                                                {"vm_gateway", "10.0.2.2"},
+                                                {"vm_sshkey", "ssh-ed25519 AAAAC3Nz e2e@test"}});
+    ASSERT_EQ(uuid.size(), 36u);
+    ASSERT_EQ(get("/vm/start/kvm1/" + uuid).status, 200);
+    ASSERT_TRUE(booted("nocloud")) << console(serial_log("nocloud"));
+    const std::string text = console(serial_log("nocloud"));
+    const std::string url = "http://10.0.2.2:" + std::to_string(daemon_->port()) + "/" + uuid + "/";
+    EXPECT_NE(text.find("kvmhub-test-guest: datasource smbios " + url), std::string::npos) << text;
+    for (const char* name : {"meta-data", "user-data", "network-config"}) {
+        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
+        ASSERT_EQ(served.status, 200) << name;
+        // The guest prints each file whole; a file without a final newline gets one.
+        std::string expected = served.body;
+        if (!expected.empty() && expected.back() != '\n') expected += '\n';
+        EXPECT_EQ(framed(text, name), expected) << name;
+    }
+    ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
+    ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
 }
 
 TEST_F(Guest, TheCacheFollowsChangesMadeBehindKvmhubsBack) {

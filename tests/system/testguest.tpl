@@ -1,5 +1,6 @@
 {#- The tiny test guest (scripts/test-guest.sh) under kvmhub: direct kernel boot, one qcow2
-    disk from a storage pool, qemu user-mode networking, the serial console logged to a file. -#}
+    disk from a storage pool, qemu user-mode networking, the serial console logged to a file,
+    cloud-init data over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD. -#}
 <domain type='{{ host.domain_type }}'>
   <name>testguest-{{ vm_uuid }}</name>
   <uuid>{{ vm_uuid }}</uuid>
@@ -19,7 +20,17 @@
     <kernel>{{ vm_kernel }}</kernel>
     <initrd>{{ vm_initrd }}</initrd>
     <cmdline>console=ttyS0 panic=-1</cmdline>
+    {%- if vm_meta_enum == 'NOCLOUD' %}
+    <smbios mode='sysinfo'/>
+    {%- endif %}
   </os>
+  {%- if vm_meta_enum == 'NOCLOUD' %}
+  <sysinfo type='smbios'>
+    <system>
+      <entry name='serial'>ds=nocloud;s=http://{{ META_SRV }}/{{ vm_uuid }}/</entry>
+    </system>
+  </sysinfo>
+  {%- endif %}
   <features>
     <acpi/>
     <apic/>
