@@ -13,14 +13,17 @@ packages=(
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
   libpugixml-dev
+  # cloud-init cidata ISOs built in memory (src/cloudinit/iso.cpp)
+  libisofs-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
   # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
   cpio qemu-system-x86 qemu-utils
   # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
   libvirt-daemon-system libvirt-clients
-  # tests: cidata ISOs for the test guest; cloud-init's own checks of the rendered files
-  xorriso cloud-init
+  # tests: cidata ISOs for the test guest; isoinfo reads back the ISOs kvmhub builds;
+  # cloud-init's own checks of the rendered files
+  xorriso genisoimage cloud-init
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )
