@@ -1,7 +1,13 @@
 // The NoCloud metadata service (metadata surface, no authentication: guests fetch it at
 // boot): /<uuid>/meta-data, user-data, vendor-data and network-config, as rendered for the
-// VM. Nothing else of kvmhub is reachable through these routes.
+// VM, and /<uuid>/cidata.iso built from them on request (with an ETag, and byte ranges for
+// qemu's HTTP CD-ROM). Nothing else of kvmhub is reachable through these routes.
+#include <charconv>
+
+#include <fmt/format.h>
+
 #include "api/routes.hpp"
+#include "cloudinit/iso.hpp"
 #include "cloudinit/seed.hpp"
 
 namespace kvmhub::api {
@@ -17,6 +23,68 @@ Reply seed_file(ApiContext& ctx, Request& req, const std::string& name) {
     if (name == "vendor-data" && text.error().code == Errc::NotFound && ctx.seeds.context(uuid))
         return Reply::text("", kYaml);
     return Reply::error(text.error());
+}
+
+// A decimal number that is the whole of `text`.
+bool parse_offset(std::string_view text, std::uint64_t& out) {
+    if (text.empty()) return false;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+// Cuts `reply` (a whole 200 body) down to the one byte range of a Range header: 206, or 416
+// when it lies outside the body. A header this does not understand (another unit, several
+// ranges) leaves the whole body, as RFC 9110 allows.
+void apply_range(Reply& reply, std::string_view range) {
+    if (!range.starts_with("bytes=") || range.find(',') != std::string_view::npos) return;
+    range.remove_prefix(6);
+    const auto dash = range.find('-');
+    if (dash == std::string_view::npos) return;
+    const std::uint64_t size = reply.body.size();
+    std::uint64_t first = 0;
+    std::uint64_t last = size == 0 ? 0 : size - 1;
+    if (dash == 0) {  // the last N bytes
+        std::uint64_t suffix = 0;
+        if (!parse_offset(range.substr(1), suffix)) return;
+        first = suffix >= size ? 0 : size - suffix;
+        if (suffix == 0) first = size;
+    } else {
+        if (!parse_offset(range.substr(0, dash), first)) return;
+        if (dash + 1 < range.size() && !parse_offset(range.substr(dash + 1), last)) return;
+        if (last >= size) last = size == 0 ? 0 : size - 1;
+    }
+    if (first >= size || first > last) {
+        reply.status = 416;
+        reply.body.clear();
+        reply.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
+        return;
+    }
+    reply.status = 206;
+    reply.headers.emplace_back("Content-Range", fmt::format("bytes {}-{}/{}", first, last, size));
+    reply.body = reply.body.substr(first, last - first + 1);
+}
+
+Reply cidata_iso(ApiContext& ctx, Request& req) {
+    const std::string& uuid = *req.param("uuid");
+    auto seed = ctx.seeds.files(uuid);
+    if (!seed) return Reply::error(seed.error());
+    // The image is a function of the files, which change only with a new render (revision).
+    const std::string etag = fmt::format("\"{}-{}\"", uuid, seed->revision);
+    if (const std::string* match = req.header("if-none-match"); match != nullptr && *match == etag) {
+        Reply unchanged = Reply::text("", "application/x-iso9660-image");
+        unchanged.status = 304;
+        unchanged.headers.emplace_back("ETag", etag);
+        return unchanged;
+    }
+    auto iso = cloudinit::build_cidata_iso(seed->files);
+    if (!iso) return Reply::error(iso.error());
+    Reply reply = Reply::text(std::move(*iso), "application/x-iso9660-image");
+    reply.headers.emplace_back("ETag", etag);
+    reply.headers.emplace_back("Accept-Ranges", "bytes");
+    const std::string* if_range = req.header("if-range");
+    if (const std::string* range = req.header("range"); range != nullptr && (if_range == nullptr || *if_range == etag))
+        apply_range(reply, *range);
+    return reply;
 }
 
 Reply meta_data(ApiContext& ctx, Request& req) {
@@ -40,6 +108,7 @@ std::vector<http::Route> meta_routes(ApiContext& ctx) {
         {Method::Get, "/{uuid}/user-data", Access::Public, Surface::Metadata, bind(ctx, user_data), 0},
         {Method::Get, "/{uuid}/vendor-data", Access::Public, Surface::Metadata, bind(ctx, vendor_data), 0},
         {Method::Get, "/{uuid}/network-config", Access::Public, Surface::Metadata, bind(ctx, network_config), 0},
+        {Method::Get, "/{uuid}/cidata.iso", Access::Public, Surface::Metadata, bind(ctx, cidata_iso), 0},
     };
 }
 

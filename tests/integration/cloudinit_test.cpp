@@ -173,5 +173,45 @@ TEST_F(CloudInit, ChangesRenderAgainAndDeleteRemovesTheSeed) {
     EXPECT_EQ(seed("6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50", "meta-data").status, 404);
 }
 
+TEST_F(CloudInit, TheCidataIsoHoldsTheServedFilesAndAnswersRangesAndETags) {
+    auto uuid = create({{"vm_name", "iso1"}, {"vm_ipaddr", "192.0.2.20/24"}});
+    auto iso = seed(uuid, "cidata.iso");
+    ASSERT_EQ(iso.status, 200) << iso.body;
+    EXPECT_EQ(iso.header("content-type"), "application/x-iso9660-image");
+    EXPECT_EQ(iso.header("accept-ranges"), "bytes");
+    const std::string etag = iso.header("etag");
+    ASSERT_FALSE(etag.empty());
+    const std::string path = dir_.file("cidata.iso");
+    std::ofstream(path, std::ios::binary) << iso.body;
+    auto label = run_command({"blkid", "-p", "-o", "value", "-s", "LABEL", path});
+    EXPECT_EQ(label.output, "cidata\n");
+    for (const char* name : {"meta-data", "user-data", "network-config"}) {
+        auto extracted = run_command({"isoinfo", "-J", "-i", path, "-x", std::string("/") + name});
+        EXPECT_EQ(extracted.output, seed(uuid, name).body) << name;
+    }
+    // qemu's HTTP block driver reads the image in ranges.
+    auto part = http_get(daemon_->url() + "/" + uuid + "/cidata.iso", {.headers = {"Range: bytes=32768-32773"}});
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.body, iso.body.substr(32768, 6));
+    EXPECT_EQ(part.header("content-range"), "bytes 32768-32773/" + std::to_string(iso.body.size()));
+    auto tail = http_get(daemon_->url() + "/" + uuid + "/cidata.iso", {.headers = {"Range: bytes=-10"}});
+    EXPECT_EQ(tail.status, 206);
+    EXPECT_EQ(tail.body, iso.body.substr(iso.body.size() - 10));
+    auto outside = http_get(daemon_->url() + "/" + uuid + "/cidata.iso", {.headers = {"Range: bytes=99999999-"}});
+    EXPECT_EQ(outside.status, 416);
+    EXPECT_EQ(outside.header("content-range"), "bytes */" + std::to_string(iso.body.size()));
+    // Unchanged seed: 304; a re-render: a new ETag and new content.
+    auto same = http_get(daemon_->url() + "/" + uuid + "/cidata.iso", {.headers = {"If-None-Match: " + etag}});
+    EXPECT_EQ(same.status, 304);
+    ASSERT_EQ(http_post(daemon_->url() + "/vm/metadata/t1/" + uuid, R"({"vm_ipaddr":"192.0.2.21/24"})",
+                        bearer(*token_))
+                  .status,
+              200);
+    auto changed = seed(uuid, "cidata.iso");
+    EXPECT_NE(changed.header("etag"), etag);
+    EXPECT_NE(changed.body, iso.body);
+    EXPECT_EQ(seed("6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50", "cidata.iso").status, 404);
+}
+
 }  // namespace
 }  // namespace kvmhub::test
