@@ -8,6 +8,7 @@
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 namespace kvmhub::test {
@@ -29,8 +30,7 @@ protected:
     static void SetUpTestSuite() {
         daemon_ = new Daemon;
         token_ = new std::string(daemon_->login());
-        json host = {{"name", "t1"},          {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
-                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
+        json host = host_body("t1", "test:///default");
         ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", host.dump(), bearer(*token_)).status, 200);
     }
     static void TearDownTestSuite() {

@@ -10,6 +10,7 @@
 #include "support/blackhole.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 
 namespace kvmhub::test {
 namespace {
@@ -28,8 +29,7 @@ protected:
         : daemon_({.env = std::move(env)}), token_(daemon_.login()) {}
 
     void add_host(const std::string& name, const std::string& url) {
-        json host = {{"name", name},          {"tpl", "domain"}, {"url", url},       {"arch", "x86_64"},
-                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
+        json host = host_body(name, url);
         auto r = http_post(daemon_.url() + "/conf/host/", host.dump(), bearer(token_));
         ASSERT_EQ(r.status, 200) << r.body;
     }

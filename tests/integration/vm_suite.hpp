@@ -10,6 +10,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 
 namespace kvmhub::test {
 
@@ -21,8 +22,7 @@ protected:
     static void SetUpTestSuite() {
         daemon_ = new Daemon;
         token_ = new std::string(daemon_->login());
-        json host = {{"name", "t1"},          {"tpl", "domain"}, {"url", Host::url()}, {"arch", "x86_64"},
-                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
+        json host = host_body("t1", Host::url());
         auto r = post("/conf/host/", host.dump());
         ASSERT_EQ(r.status, 200) << r.body;
     }

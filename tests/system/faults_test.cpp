@@ -12,6 +12,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "system/system_support.hpp"
 
@@ -44,8 +45,7 @@ protected:
     }
 
     void add_host(const std::string& name, const std::string& url) {
-        json host = {{"name", name},          {"tpl", "domain"}, {"url", url},       {"arch", "x86_64"},
-                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"}, {"sshuser", "root"}};
+        json host = host_body(name, url);
         auto r = http_post(daemon_.url() + "/conf/host/", host.dump(), bearer(token_));
         ASSERT_EQ(r.status, 200) << r.body;
     }
@@ -53,13 +53,7 @@ protected:
     HttpResponse post(const std::string& path, const std::string& body) {
         return http_post(daemon_.url() + path, body, bearer(token_));
     }
-    json cached(const std::string& uuid) {
-        const json all = get("/vm/list/").json();
-        for (const auto& host : all["guest"])
-            for (const auto& g : host["guests"])
-                if (g["uuid"] == uuid) return g;
-        return json::object();
-    }
+    json cached(const std::string& uuid) { return find_cached(get("/vm/list/").json(), uuid); }
 
     TempDir dir_;
     Daemon daemon_{{.env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"}}}};

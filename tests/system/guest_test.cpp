@@ -13,6 +13,7 @@
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "system/system_support.hpp"
 
@@ -69,8 +70,7 @@ protected:
         auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
                                 read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
         ASSERT_EQ(tpl.status, 200) << tpl.body;
-        json host = {{"name", "kvm1"},        {"tpl", "testguest"}, {"url", "qemu:///system"}, {"arch", "x86_64"},
-                     {"ipaddr", "127.0.0.1"}, {"sshport", "22"},    {"sshuser", "root"}};
+        json host = host_body("kvm1", "qemu:///system", "testguest");
         auto added = post("/conf/host/", host.dump());
         ASSERT_EQ(added.status, 200) << added.body;
     }
@@ -94,13 +94,7 @@ protected:
     }
     static json guest(const std::string& uuid) { return get("/vm/list/kvm1/" + uuid).json()["guest"]; }
     // The guest as /vm/list/ serves it from the cache ({} when it is not there).
-    static json cached(const std::string& uuid) {
-        const json all = get("/vm/list/").json();
-        for (const auto& host : all["guest"])
-            for (const auto& g : host["guests"])
-                if (g["uuid"] == uuid) return g;
-        return json::object();
-    }
+    static json cached(const std::string& uuid) { return find_cached(get("/vm/list/").json(), uuid); }
 
     // A VM of the test guest with a fresh 64 MiB qcow2 disk in the suite's pool.
     static std::string create(const std::string& name, const json& extra = json::object()) {
