@@ -17,8 +17,11 @@ packages=(
   libisofs-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
-  # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
-  cpio qemu-system-x86 qemu-utils
+  # bench/meta.sh: the metadata service against nginx serving the same bytes
+  nginx
+  # the tiny test guest (scripts/test-guest.sh) and booting it under TCG; qemu's curl block
+  # driver for ISO mode CD-ROMs whose source is the metadata service's http URL
+  cpio qemu-system-x86 qemu-utils qemu-block-extra
   # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
   libvirt-daemon-system libvirt-clients
   # tests: cidata ISOs for the test guest; isoinfo reads back the ISOs kvmhub builds;

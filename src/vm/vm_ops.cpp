@@ -155,7 +155,7 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
     }
     nlohmann::json update = nlohmann::json::object();
     for (const auto& [key, value] : changes.items()) {
-        if (key == "vm_create" || key == "vm_creater" || key == "vm_uuid" || key == "vm_mac") continue;
+        if (key == "vm_create" || key == "vm_creater" || reserved(key)) continue;
         // An empty value removes the variable (a password, a static address).
         if (value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty())) {
             context->erase(key);
@@ -170,6 +170,7 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
 
 Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context) {
     context.erase("vm_mac");
+    set_meta_srv(context);
     auto guest = hypervisor_.guest(host, uuid);
     if (!guest) return tl::unexpected(guest.error());
     if (!guest->nets.empty() && !guest->nets.front().mac.empty()) context["vm_mac"] = guest->nets.front().mac;

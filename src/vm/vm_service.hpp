@@ -96,8 +96,17 @@ private:
     // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
     Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
-    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC.
+    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC and the
+    // metadata service address of the running configuration (see set_meta_srv).
     Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context);
+    // Variables the server sets (vm_uuid, META_SRV, host, ...): a client's value is dropped.
+    static bool reserved(const std::string& variable);
+    // META_SRV, META_HOST and META_PORT from the configuration. A re-render takes the current
+    // ones, not those of the create: after a move of the metadata service, files that name it
+    // (a vendor-data with a phone-home URL, say) follow at the next re-render, as the domain
+    // XML does when it is defined again; the address in an existing domain's SMBIOS serial or
+    // CD-ROM source is the domain's own and changes only with it.
+    void set_meta_srv(nlohmann::json& context) const;
     // list_cached()'s answer, built from the store.
     Result<std::string> build_cached_list();
     // Replaces the host's cached information and guests; returns the guest objects.
