@@ -188,18 +188,6 @@ Reply vm_ipaddr(ApiContext& ctx, Request& req) {
     return addrs ? Reply::ok(*addrs) : Reply::error(addrs.error());
 }
 
-// Until the server streams replies (http: streamed replies), the lines are collected and sent
-// together when the work is done; the producer is already written for a stream.
-using StreamWrite = std::function<bool(std::string_view chunk)>;
-Reply lines_reply(const std::function<void(const StreamWrite&)>& produce) {
-    std::string body;
-    produce([&body](std::string_view chunk) {
-        body.append(chunk);
-        return true;
-    });
-    return Reply::text(std::move(body), "text/event-stream");
-}
-
 // simplekvm's attach_device: progress lines, the last one the JSON result (an error too comes
 // as that last line, after the 200). What can be checked without the host is checked first and
 // answered with a real status.
@@ -217,7 +205,7 @@ Reply vm_attach_device(ApiContext& ctx, Request& req) {
                                   fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" "
                                               "in POST /conf/host/",
                                               *dev, host_of(req), *dev)});
-    return lines_reply([&ctx, req, device = *dev, vars = std::move(*body)](const StreamWrite& write) {
+    return Reply::streamed([&ctx, req, device = *dev, vars = std::move(*body)](const http::StreamWrite& write) {
         auto line = [&write](std::string_view text) { return write(std::string(text) + "\n"); };
         auto attached = ctx.vms.attach_device(host_of(req), uuid_of(req), device, vars, line);
         const std::string target = host_of(req) + "/" + uuid_of(req);

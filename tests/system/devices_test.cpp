@@ -15,6 +15,7 @@
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/raw_socket.hpp"
 #include "support/temp_dir.hpp"
 #include "support/vm_fixtures.hpp"
 #include "system/system_support.hpp"
@@ -324,6 +325,38 @@ TEST_F(Devices, ACdromOfAStoppedVmGetsTheCidataIso) {
 
     EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":"nosuch"})").status, 404);
     EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=vda", R"({"isoname":""})").status, 400) << "vda is a disk";
+}
+
+TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
+    // A raw gold of 4 GiB (sparse here, but every byte is streamed to the host): long enough
+    // to disconnect in the middle of its upload.
+    const std::string file = dir_->file("gold") + "/huge.raw";
+    ASSERT_EQ(run_command({"truncate", "-s", "4G", file}).exit_code, 0);
+    auto gold = post("/conf/gold/", json{{"name", "huge"}, {"arch", "x86_64"}, {"uri", "file://" + file}, {"size", "5"}}
+                                        .dump());
+    ASSERT_EQ(gold.status, 200) << gold.body;
+    const std::string uuid = create("gone");
+    // Hashes the gold (kept for later) and stops at the size check, before any upload.
+    json small = attach(uuid, "disk.file", {{"gold", "huge"}, {"size", 1}});
+    ASSERT_EQ(small["code"], 403) << small.dump();
+    const auto before = uploads();
+    {
+        RawSocket client(daemon_->port());
+        const std::string body = R"({"gold":"huge","size":5})";
+        client.send("POST /vm/attach_device/kvm1/" + uuid + "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    *token_ + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body);
+        const std::string seen = client.read_until("uploading ", 60s);
+        ASSERT_NE(seen.find("uploading "), std::string::npos) << seen;
+    }  // gone
+    EXPECT_TRUE(eventually([&] { return uploads() == before + 1 && volumes("gold-huge-").empty(); }, 60s))
+        << "the half-uploaded base is still there";
+    EXPECT_TRUE(volumes(uuid).empty());
+    const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(dom.find("vdb"), std::string::npos) << dom;
+    // The VM's lock went with the request: the next attach works, and takes vdb.
+    json blank = attach(uuid, "disk.file", {{"size", 1}});
+    EXPECT_EQ(blank["dev"], "vdb") << blank.dump();
 }
 
 TEST_F(Devices, TheBootedGuestReadsTheGoldOnItsNewDiskAndGetsDhcpOnItsNewNic) {
