@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
   # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
   cpio qemu-system-x86 qemu-utils
+  # network CD-ROMs (http/https media, /vm/cdrom on a running guest): qemu's curl block driver
+  qemu-block-extra
   # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
   libvirt-daemon-system libvirt-clients
   # tests: cidata ISOs for the test guest; isoinfo reads back the ISOs kvmhub builds;
