@@ -308,7 +308,7 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
         log::get("vm")->info("attached device host={} vm={} device={} dev={}", host, uuid, device,
                              result["dev"].get<std::string>());
         return {};
-    });
+    }, /*long_running=*/true);
     if (!done) return tl::unexpected(done.error());
     return result;
 }

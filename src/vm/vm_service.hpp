@@ -110,8 +110,10 @@ private:
     Status change(const std::string& host, const std::string& uuid, const std::string& op,
                   const std::function<Status(const virt::HostRef&)>& act);
     // Holds the VM's operation lock while `op` runs; Conflict when another operation holds it.
+    // `long_running` keeps the lock's lease alive while `body` runs (gold downloads and uploads
+    // may take longer than the lease's ttl).
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
-                  const std::function<Status()>& body);
+                  const std::function<Status()>& body, bool long_running = false);
     Status check_uuid(const std::string& uuid);
     // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.

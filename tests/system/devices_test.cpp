@@ -93,7 +93,7 @@ protected:
         json host = host_body("kvm1", "qemu:///system", "testguest");
         host["pool"] = *pool_;
         host["pool_path"] = dir_->file("pool");
-        for (const char* dev : {"disk.file", "net.user", "cdrom.null"}) host[dev] = "on";
+        for (const char* dev : {"disk.file", "net.user", "net.default", "net.br-ext", "cdrom.null"}) host[dev] = "on";
         auto added = post("/conf/host/", host.dump());
         ASSERT_EQ(added.status, 200) << added.body;
         auto gold = post("/conf/gold/", json{{"name", "tiny"},
@@ -311,6 +311,27 @@ TEST_F(Devices, ANicGetsTheMacLibvirtMadeAndIsDetachedByIt) {
     ASSERT_EQ(detached.status, 200) << detached.body;
     list = virsh({"domiflist", uuid});
     EXPECT_EQ(list.output.find(mac), std::string::npos) << list.output;
+}
+
+// The other shipped NIC templates render and attach to a stopped VM's definition (never started
+// here: libvirt's default network stays down and there is no br-ext bridge).
+TEST_F(Devices, TheBridgeAndNetworkNicTemplatesRenderAndAttach) {
+    const std::string uuid = create("nics");
+    json bridge = attach(uuid, "net.br-ext", {{"vm_vcpus", 2}});
+    ASSERT_EQ(bridge["result"], "OK") << bridge.dump();
+    json network = attach(uuid, "net.default", json::object());
+    ASSERT_EQ(network["result"], "OK") << network.dump();
+    EXPECT_NE(bridge["mac"], network["mac"]);
+    const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(dom.find("<source bridge='br-ext'/>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("<driver name='vhost' queues='2'/>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("<source network='default'/>"), std::string::npos) << dom;
+    for (const auto& nic : {bridge, network})
+        EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=" + nic["mac"].get<std::string>()).status, 200);
+    const std::string after = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(after.find("br-ext"), std::string::npos) << after;
+    EXPECT_EQ(after.find("network='default'"), std::string::npos) << after;
+    EXPECT_NE(after.find("<interface type='user'>"), std::string::npos) << "the guest's own NIC stays";
 }
 
 TEST_F(Devices, ACdromOfAStoppedVmGetsTheCidataIso) {
