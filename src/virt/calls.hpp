@@ -90,7 +90,9 @@ private:
     static void work(std::shared_ptr<State> state);
     // Waits for a slot on the host (until `deadline`) and queues the job.
     Status enqueue(Job job, Clock::time_point deadline);
-    Error timed_out(const HostRef& host, std::string_view op) const;
+    Error timed_out(const HostRef& host, std::string_view op) const { return timed_out(host, op, timeout_, false); }
+    // After `waited` in all, or (`stalled`) after `waited` without progress.
+    static Error timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited, bool stalled);
     static Error failed(const HostRef& host, std::string_view op, std::string_view why);
 
     std::chrono::milliseconds timeout_;
@@ -116,7 +118,7 @@ std::invoke_result_t<F&> CallExecutor::call_for(const HostRef& host, std::string
         return tl::unexpected(queued.error());
     if (done.wait_until(deadline) != std::future_status::ready) {
         abandoned->store(true);
-        return tl::unexpected(timed_out(host, op));
+        return tl::unexpected(timed_out(host, op, timeout, false));
     }
     try {
         return done.get();
@@ -140,7 +142,7 @@ std::invoke_result_t<F&> CallExecutor::call_alive(const HostRef& host, std::stri
         if (Clock::now() < beat->last_beat() + timeout_) continue;  // it beat while we slept
         abandoned->store(true);
         beat->abandoned.store(true);
-        return tl::unexpected(timed_out(host, op));
+        return tl::unexpected(timed_out(host, op, timeout_, true));
     }
     try {
         return done.get();
