@@ -237,7 +237,8 @@ Reply vm_cdrom(ApiContext& ctx, Request& req) {
         return Reply::error(Error{Errc::BadInput, "isoname", "'isoname' must be a string (empty for the cidata ISO)"});
     const std::string isoname = iso != body->end() && iso->is_string() ? iso->get<std::string>() : "";
     return audited(ctx, req, "vm.cdrom", host_of(req) + "/" + uuid_of(req),
-                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), *dev, isoname), {{"dev", *dev}, {"isoname", isoname}});
+                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), *dev, isoname),
+                   {{"dev", *dev}, {"isoname", isoname}});
 }
 
 }  // namespace
@@ -254,7 +255,8 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
         {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_blksize), 0},
         {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_netstat), 0},
         {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_ipaddr), 0},
-        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_attach_device), 0},
+        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_attach_device),
+         0},
         {Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_cdrom), 0},
     };
     // simplekvm used GET for these changes; POST is accepted as well.

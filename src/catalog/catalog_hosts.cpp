@@ -14,8 +14,8 @@ const std::string kHosts = std::string(kCatalogPrefix) + "hosts/";
 const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 
 // The fields of a host record; anything else in the body must be a device flag.
-const std::set<std::string> kHostFields{"name", "tpl", "url", "arch", "ipaddr", "sshport", "sshuser", "pool",
-                                        "pool_path"};
+const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",     "ipaddr",
+                                        "sshport", "sshuser", "pool", "pool_path"};
 
 // An absolute directory path without "..", quotes or control characters: it goes into pool XML
 // and names a directory libvirt creates on the host.

@@ -177,8 +177,8 @@ Result<LocalGold> GoldCache::local(const std::string& uri, const Progress& progr
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
         return fail(Errc::NotFound, "gold", fmt::format("{} is not an existing file", uri));
-    const std::string key = fmt::format("{}|{}|{}.{}", path.string(), st.st_size, st.st_mtim.tv_sec,
-                                        st.st_mtim.tv_nsec);
+    const std::string key =
+        fmt::format("{}|{}|{}.{}", path.string(), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     {
         std::lock_guard lock(mutex_);
         if (auto it = hashed_.find(key); it != hashed_.end()) return it->second;

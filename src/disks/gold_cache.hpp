@@ -57,7 +57,7 @@ private:
 
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<std::timed_mutex>> busy_;  // one fetch or hash per key
-    std::map<std::string, LocalGold> hashed_;  // local files by "path|size|mtime"
+    std::map<std::string, LocalGold> hashed_;                        // local files by "path|size|mtime"
     std::uint64_t downloads_ = 0;
 };
 

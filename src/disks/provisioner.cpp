@@ -71,8 +71,8 @@ Result<virt::VolumeInfo> Provisioner::base(const virt::HostRef& host, const virt
     std::string told;
     auto last_told = std::chrono::steady_clock::now();
     while (!flight->finished.wait_for(lock, 1s, [&] { return flight->done; })) {
-        std::string line = flight->last_progress.empty() ? "preparing the base volume " + spec.name
-                                                         : flight->last_progress;
+        std::string line =
+            flight->last_progress.empty() ? "preparing the base volume " + spec.name : flight->last_progress;
         if (line == told && std::chrono::steady_clock::now() - last_told < 10s) continue;
         told = line;
         last_told = std::chrono::steady_clock::now();
@@ -126,15 +126,14 @@ void Provisioner::upload(std::shared_ptr<Flight> flight, std::string key, virt::
     log->info("uploading base volume host={} pool={} vol={} bytes={}", host.name, pool.name, spec.name, bytes);
     auto started = std::chrono::steady_clock::now();
     auto made = hypervisor_.upload_volume(
-        host, pool.name, spec, file, [&, last = std::chrono::steady_clock::time_point{}](std::uint64_t done,
-                                                                                          std::uint64_t total) mutable {
+        host, pool.name, spec, file,
+        [&, last = std::chrono::steady_clock::time_point{}](std::uint64_t done, std::uint64_t total) mutable {
             std::lock_guard lock(flight->mutex);
             auto now = std::chrono::steady_clock::now();
             if (now - last >= 1s || done == total) {
                 last = now;
-                flight->last_progress = fmt::format("uploading {} to host {}: {} of {} MiB ({}%)", spec.name,
-                                                    host.name, done / kMiB, total / kMiB,
-                                                    total ? done * 100 / total : 100);
+                flight->last_progress = fmt::format("uploading {} to host {}: {} of {} MiB ({}%)", spec.name, host.name,
+                                                    done / kMiB, total / kMiB, total ? done * 100 / total : 100);
             }
             return flight->waiting > 0 && !stopping_.load();
         });
@@ -143,8 +142,8 @@ void Provisioner::upload(std::shared_ptr<Flight> flight, std::string key, virt::
         log->info("uploaded base volume host={} vol={} format={} ms={}", host.name, spec.name, made->format,
                   ms.count());
         if (made->format != spec.format)
-            log->warn("host reads the base volume as {} where the file is {} host={} vol={}", made->format,
-                      spec.format, host.name, spec.name);
+            log->warn("host reads the base volume as {} where the file is {} host={} vol={}", made->format, spec.format,
+                      host.name, spec.name);
     } else {
         log->warn("base volume upload failed host={} vol={} error={}", host.name, spec.name, made.error().desc);
     }

@@ -39,8 +39,8 @@ enum class Clone { Linked, Full };
 
 struct DiskRequest {
     std::string pool;
-    std::string name;    // the VM disk's volume name
-    std::string format;  // qcow2, raw
+    std::string name;            // the VM disk's volume name
+    std::string format;          // qcow2, raw
     std::uint64_t capacity = 0;  // bytes (already checked against the gold)
     Clone clone = Clone::Linked;
 };
@@ -58,8 +58,8 @@ public:
                                   const LocalGold& gold, const Progress& progress);
     // A VM disk from `base` (linked or full), or blank when `base` is null; deleted again when
     // making it fails half-way.
-    Result<virt::VolumeInfo> make_disk(const virt::HostRef& host, const DiskRequest& disk,
-                                       const virt::VolumeInfo* base, const LocalGold* gold);
+    Result<virt::VolumeInfo> make_disk(const virt::HostRef& host, const DiskRequest& disk, const virt::VolumeInfo* base,
+                                       const LocalGold* gold);
 
     // Uploads started since this process began (tests: two VMs from one gold make one).
     std::uint64_t uploads() const { return uploads_.load(); }

@@ -126,7 +126,9 @@ Result<DiskInfo> detach_disk(virConnectPtr conn, const HostRef& host, const std:
                              const std::string& target) {
     auto defs = definitions(conn, host, uuid, "detach_device");
     if (!defs) return tl::unexpected(defs.error());
-    auto is_target = [&](const pugi::xml_node& disk) { return target == disk.child("target").attribute("dev").value(); };
+    auto is_target = [&](const pugi::xml_node& disk) {
+        return target == disk.child("target").attribute("dev").value();
+    };
     const std::string in_config = device_element(defs->persistent, "disk", is_target);
     const std::string in_live = device_element(defs->live, "disk", is_target);
     if (in_config.empty() && in_live.empty())

@@ -28,8 +28,8 @@ struct VirtOptions {
     std::chrono::milliseconds call_timeout{30000};  // per libvirt call; HostTimeout after it
     // One call that copies a whole volume on the host (full clone) and cannot report progress.
     std::chrono::milliseconds copy_timeout{std::chrono::hours(1)};
-    int max_in_flight_per_host = 4;                  // libvirtd serves 5 calls per client by default
-    int worker_threads = 16;                         // threads that make the blocking calls
+    int max_in_flight_per_host = 4;  // libvirtd serves 5 calls per client by default
+    int worker_threads = 16;         // threads that make the blocking calls
 };
 
 struct HostCapabilities {
@@ -129,7 +129,7 @@ struct DeviceUse {
 // Lifecycle changes a host reports by itself (started, stopped, defined, undefined, ...),
 // and the reopening of a host's lost connection (events may have been missed meanwhile).
 struct DomainEvent {
-    std::string host;  // HostRef::name
+    std::string host;   // HostRef::name
     std::string uuid;   // "" when `reconnected`
     std::string state;  // the domain's state after the event, as in GuestInfo; "" when undefined
     bool undefined = false;

@@ -109,7 +109,8 @@ public:
     }
 
     Status ensure_pool(const HostRef& host, const PoolSpec& pool) override {
-        return run(host, "ensure_pool", [pool](virConnectPtr c, const HostRef& h) { return ops::ensure_pool(c, h, pool); });
+        return run(host, "ensure_pool",
+                   [pool](virConnectPtr c, const HostRef& h) { return ops::ensure_pool(c, h, pool); });
     }
     Result<VolumeInfo> volume(const HostRef& host, const std::string& pool, const std::string& name) override {
         return run(host, "volume",
@@ -160,7 +161,8 @@ public:
     }
 
     Result<DeviceUse> device_use(const HostRef& host, const std::string& uuid) override {
-        return run(host, "device_use", [uuid](virConnectPtr c, const HostRef& h) { return ops::device_use(c, h, uuid); });
+        return run(host, "device_use",
+                   [uuid](virConnectPtr c, const HostRef& h) { return ops::device_use(c, h, uuid); });
     }
     Result<std::string> attach_device(const HostRef& host, const std::string& uuid, const std::string& xml) override {
         return run(host, "attach_device",

@@ -42,8 +42,8 @@ private:
 };
 
 std::string pool_xml(const PoolSpec& spec) {
-    return fmt::format("<pool type='dir'><name>{}</name><target><path>{}</path></target></pool>",
-                       xml_escape(spec.name), xml_escape(spec.path));
+    return fmt::format("<pool type='dir'><name>{}</name><target><path>{}</path></target></pool>", xml_escape(spec.name),
+                       xml_escape(spec.path));
 }
 
 std::string volume_xml(const VolumeSpec& spec) {
@@ -91,7 +91,8 @@ Result<VolumeInfo> read_volume(virStorageVolPtr vol, const std::string& pool) {
     auto xml = take_string(virStorageVolGetXMLDesc(vol, 0));
     if (!xml) return tl::unexpected(last_error("volume"));
     pugi::xml_document doc;
-    if (!doc.load_string(xml->c_str())) return fail(Errc::HostError, "volume", "the host sent volume XML that does not parse");
+    if (!doc.load_string(xml->c_str()))
+        return fail(Errc::HostError, "volume", "the host sent volume XML that does not parse");
     auto root = doc.child("volume");
     VolumeInfo out;
     out.pool = pool;
@@ -286,8 +287,8 @@ Result<VolumeInfo> upload_volume(virConnectPtr conn, const HostRef& host, const 
         if (!progress(done, size)) {
             virStreamAbort(stream.get());
             last_error("upload_volume");
-            return undo(Error{Errc::Conflict, "upload", fmt::format("upload of {} stopped at {} of {} bytes",
-                                                                    spec.name, done, size)});
+            return undo(Error{Errc::Conflict, "upload",
+                              fmt::format("upload of {} stopped at {} of {} bytes", spec.name, done, size)});
         }
     }
     if (virStreamFinish(stream.get()) < 0) return undo(last_error("upload_volume"));

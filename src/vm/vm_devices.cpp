@@ -19,8 +19,8 @@ constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr long kMaxGiB = 64 * 1024;
 constexpr long kDefaultGiB = 10;  // simplekvm's {{ size | default(10) }}
 // Set by the server for device templates; a client's value for them is dropped.
-const std::set<std::string> kReserved{"vm_uuid", "vm_arch", "vm_create", "vm_creater", "META_SRV", "META_HOST",
-                                      "META_PORT", "host", "vm_last_disk", "vm_mac"};
+const std::set<std::string> kReserved{"vm_uuid",   "vm_arch",   "vm_create", "vm_creater",   "META_SRV",
+                                      "META_HOST", "META_PORT", "host",      "vm_last_disk", "vm_mac"};
 
 // The target name prefix of a disk bus, as libvirt and simplekvm name them.
 std::string bus_prefix(std::string_view bus) {
@@ -57,7 +57,7 @@ struct Device {
     std::string device;   // disk, cdrom (disks only)
     std::string type;     // the element's type attribute: volume, file, network, user, ...
     std::string bus;
-    std::string pool;    // type='volume': its source
+    std::string pool;  // type='volume': its source
     std::string volume;
     std::string format;  // driver type
 };
@@ -106,7 +106,8 @@ Result<disks::Clone> clone_mode(const nlohmann::json& body) {
     auto it = body.find("clone");
     if (it == body.end() || it->is_null() || *it == "" || *it == "linked") return disks::Clone::Linked;
     if (*it == "full") return disks::Clone::Full;
-    return fail(Errc::BadInput, "clone", "'clone' must be \"linked\" (a qcow2 overlay, the default) or \"full\" (a copy)");
+    return fail(Errc::BadInput, "clone",
+                "'clone' must be \"linked\" (a qcow2 overlay, the default) or \"full\" (a copy)");
 }
 
 Result<std::string> string_value(const nlohmann::json& body, const char* field) {
@@ -163,11 +164,13 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
     if (!record) return tl::unexpected(record.error());
     auto enabled = catalog_.devices(host);
     if (!enabled) return tl::unexpected(enabled.error());
-    auto found = std::find_if(enabled->begin(), enabled->end(), [&](const auto& d) { return d.value("name", "") == device; });
+    auto found =
+        std::find_if(enabled->begin(), enabled->end(), [&](const auto& d) { return d.value("name", "") == device; });
     if (found == enabled->end())
-        return fail(Errc::NotFound, "dev",
-                    fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" in POST /conf/host/",
-                                device, host, device));
+        return fail(
+            Errc::NotFound, "dev",
+            fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" in POST /conf/host/",
+                        device, host, device));
     const std::string tpl_name = found->value("tpl", device);
     auto tpl = catalog_.parsed_template(catalog::TemplateKind::Device, tpl_name);
     if (!tpl) return tl::unexpected(tpl.error());
@@ -189,8 +192,10 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
     context["META_SRV"] = config_.meta_srv;
     context["META_HOST"] = meta_host;
     context["META_PORT"] = meta_port;
-    context["host"] = {{"name", host},           {"arch", arch},
-                       {"ipaddr", record->value("ipaddr", "")}, {"pool", pool.name},
+    context["host"] = {{"name", host},
+                       {"arch", arch},
+                       {"ipaddr", record->value("ipaddr", "")},
+                       {"pool", pool.name},
                        {"pool_path", pool.path}};
     tmpl::RenderOptions options;
     options.autoescape = true;
@@ -202,113 +207,122 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
     };
 
     nlohmann::json result;
-    Status done = locked(*ref, uuid, "attach_device", [&]() -> Status {
-        auto use = hypervisor_.device_use(*ref, uuid);
-        if (!use) return tl::unexpected(use.error());
-        // Rendered once with a placeholder to learn the bus, then with the free target on it.
-        auto draft = render("vdz");
-        if (!draft) return tl::unexpected(draft.error());
-        auto shape = read_device(*draft, tpl_name);
-        if (!shape) return tl::unexpected(shape.error());
-        std::string target;
-        if (shape->element == "disk") {
-            std::string prefix = bus_prefix(shape->bus);
-            if (prefix.empty())
-                return fail(Errc::BadInput, "dev",
-                            fmt::format("device template {} puts the disk on bus '{}': use virtio, sata, scsi, usb or ide",
-                                        tpl_name, shape->bus));
-            auto next = next_target(prefix, use->targets);
-            if (!next) return tl::unexpected(next.error());
-            target = *next;
-        }
-        auto xml = render(target);
-        if (!xml) return tl::unexpected(xml.error());
-        auto dev = read_device(*xml, tpl_name);
-        if (!dev) return tl::unexpected(dev.error());
+    Status done = locked(
+        *ref, uuid, "attach_device",
+        [&]() -> Status {
+            auto use = hypervisor_.device_use(*ref, uuid);
+            if (!use) return tl::unexpected(use.error());
+            // Rendered once with a placeholder to learn the bus, then with the free target on it.
+            auto draft = render("vdz");
+            if (!draft) return tl::unexpected(draft.error());
+            auto shape = read_device(*draft, tpl_name);
+            if (!shape) return tl::unexpected(shape.error());
+            std::string target;
+            if (shape->element == "disk") {
+                std::string prefix = bus_prefix(shape->bus);
+                if (prefix.empty())
+                    return fail(
+                        Errc::BadInput, "dev",
+                        fmt::format("device template {} puts the disk on bus '{}': use virtio, sata, scsi, usb or ide",
+                                    tpl_name, shape->bus));
+                auto next = next_target(prefix, use->targets);
+                if (!next) return tl::unexpected(next.error());
+                target = *next;
+            }
+            auto xml = render(target);
+            if (!xml) return tl::unexpected(xml.error());
+            auto dev = read_device(*xml, tpl_name);
+            if (!dev) return tl::unexpected(dev.error());
 
-        // A disk whose source is a volume in a pool is made here, through libvirt.
-        std::string made;  // "pool/volume" to delete again when the attach does not happen
-        auto undo = [&](Error err) -> Status {
-            if (!made.empty())
-                if (auto gone = hypervisor_.delete_volume(*ref, made); !gone && gone.error().code != Errc::NotFound)
-                    log::get("vm")->error("cannot delete volume of a failed attach host={} vol={} error={}", host,
-                                          made, gone.error().desc);
-            return tl::unexpected(std::move(err));
-        };
-        if (dev->element == "disk" && dev->device == "disk" && dev->type == "volume") {
-            if (dev->pool.empty() || dev->volume.empty())
-                return fail(Errc::BadInput, "dev",
-                            fmt::format("device template {} names no pool or volume in its <source>", tpl_name));
-            if (!progress(fmt::format("preparing storage pool {} on host {}", dev->pool, host)))
-                return tl::unexpected(went_away("attach"));
-            // Only kvmhub's own pool is created; a template pointing elsewhere needs that pool to exist.
-            if (dev->pool == pool.name)
-                if (auto ready = hypervisor_.ensure_pool(*ref, pool); !ready) return ready;
-            if (auto stale = hypervisor_.volume(*ref, dev->pool, dev->volume); stale) {
-                // Named after this VM and a target it does not use: left by an attach that died
-                // before it finished. It is nobody's disk.
-                log::get("vm")->warn("deleting leftover volume host={} pool={} vol={}", host, dev->pool, dev->volume);
-                if (auto gone = hypervisor_.delete_volume(*ref, dev->pool + "/" + dev->volume); !gone) return gone;
-            } else if (stale.error().code != Errc::NotFound) {
-                return tl::unexpected(stale.error());
+            // A disk whose source is a volume in a pool is made here, through libvirt.
+            std::string made;  // "pool/volume" to delete again when the attach does not happen
+            auto undo = [&](Error err) -> Status {
+                if (!made.empty())
+                    if (auto gone = hypervisor_.delete_volume(*ref, made); !gone && gone.error().code != Errc::NotFound)
+                        log::get("vm")->error("cannot delete volume of a failed attach host={} vol={} error={}", host,
+                                              made, gone.error().desc);
+                return tl::unexpected(std::move(err));
+            };
+            if (dev->element == "disk" && dev->device == "disk" && dev->type == "volume") {
+                if (dev->pool.empty() || dev->volume.empty())
+                    return fail(Errc::BadInput, "dev",
+                                fmt::format("device template {} names no pool or volume in its <source>", tpl_name));
+                if (!progress(fmt::format("preparing storage pool {} on host {}", dev->pool, host)))
+                    return tl::unexpected(went_away("attach"));
+                // Only kvmhub's own pool is created; a template pointing elsewhere needs that pool to exist.
+                if (dev->pool == pool.name)
+                    if (auto ready = hypervisor_.ensure_pool(*ref, pool); !ready) return ready;
+                if (auto stale = hypervisor_.volume(*ref, dev->pool, dev->volume); stale) {
+                    // Named after this VM and a target it does not use: left by an attach that died
+                    // before it finished. It is nobody's disk.
+                    log::get("vm")->warn("deleting leftover volume host={} pool={} vol={}", host, dev->pool,
+                                         dev->volume);
+                    if (auto gone = hypervisor_.delete_volume(*ref, dev->pool + "/" + dev->volume); !gone) return gone;
+                } else if (stale.error().code != Errc::NotFound) {
+                    return tl::unexpected(stale.error());
+                }
+
+                disks::DiskRequest request{dev->pool, dev->volume, dev->format, 0, *clone};
+                Result<virt::VolumeInfo> volume = virt::VolumeInfo{};
+                if (!gold_name->empty()) {
+                    auto golds = catalog_.golds(arch);
+                    if (!golds) return tl::unexpected(golds.error());
+                    auto gold = std::find_if(golds->begin(), golds->end(),
+                                             [&](const auto& g) { return g.value("name", "") == *gold_name; });
+                    if (gold == golds->end())
+                        return fail(Errc::NotFound, "gold",
+                                    fmt::format("no {} gold image named '{}'", arch, *gold_name));
+                    auto local = golds_.get(gold->value("uri", ""), progress);
+                    if (!local) return tl::unexpected(local.error());
+                    const std::uint64_t requested = static_cast<std::uint64_t>(*size) * kGiB;
+                    if (*size > 0 && requested < local->virtual_size)
+                        return fail(
+                            Errc::Forbidden, "size",
+                            fmt::format("gold too small: {} needs at least {} bytes ({:.1f} GiB), size is {} GiB",
+                                        *gold_name, local->virtual_size,
+                                        static_cast<double>(local->virtual_size) / kGiB, *size),
+                            403);
+                    request.capacity =
+                        *size > 0 ? requested : std::max<std::uint64_t>(kDefaultGiB * kGiB, local->virtual_size);
+                    auto base = provisioner_.base(*ref, pool, *gold_name, *local, progress);
+                    if (!base) return tl::unexpected(base.error());
+                    if (!progress(fmt::format("creating {} as a {} of {}", dev->volume,
+                                              *clone == disks::Clone::Linked ? "linked clone" : "full copy",
+                                              base->name)))
+                        return tl::unexpected(went_away("attach"));
+                    volume = provisioner_.make_disk(*ref, request, &*base, &*local);
+                } else {
+                    request.capacity = static_cast<std::uint64_t>(*size > 0 ? *size : kDefaultGiB) * kGiB;
+                    if (!progress(
+                            fmt::format("creating blank volume {} of {} GiB", dev->volume, request.capacity / kGiB)))
+                        return tl::unexpected(went_away("attach"));
+                    volume = provisioner_.make_disk(*ref, request, nullptr, nullptr);
+                }
+                if (!volume) return tl::unexpected(volume.error());
+                made = dev->pool + "/" + dev->volume;
+                result["vol"] = made;
+                result["size"] = volume->capacity;
             }
 
-            disks::DiskRequest request{dev->pool, dev->volume, dev->format, 0, *clone};
-            Result<virt::VolumeInfo> volume = virt::VolumeInfo{};
-            if (!gold_name->empty()) {
-                auto golds = catalog_.golds(arch);
-                if (!golds) return tl::unexpected(golds.error());
-                auto gold = std::find_if(golds->begin(), golds->end(),
-                                         [&](const auto& g) { return g.value("name", "") == *gold_name; });
-                if (gold == golds->end())
-                    return fail(Errc::NotFound, "gold", fmt::format("no {} gold image named '{}'", arch, *gold_name));
-                auto local = golds_.get(gold->value("uri", ""), progress);
-                if (!local) return tl::unexpected(local.error());
-                const std::uint64_t requested = static_cast<std::uint64_t>(*size) * kGiB;
-                if (*size > 0 && requested < local->virtual_size)
-                    return fail(Errc::Forbidden, "size",
-                                fmt::format("gold too small: {} needs at least {} bytes ({:.1f} GiB), size is {} GiB",
-                                            *gold_name, local->virtual_size,
-                                            static_cast<double>(local->virtual_size) / kGiB, *size),
-                                403);
-                request.capacity =
-                    *size > 0 ? requested : std::max<std::uint64_t>(kDefaultGiB * kGiB, local->virtual_size);
-                auto base = provisioner_.base(*ref, pool, *gold_name, *local, progress);
-                if (!base) return tl::unexpected(base.error());
-                if (!progress(fmt::format("creating {} as a {} of {}", dev->volume,
-                                          *clone == disks::Clone::Linked ? "linked clone" : "full copy", base->name)))
-                    return tl::unexpected(went_away("attach"));
-                volume = provisioner_.make_disk(*ref, request, &*base, &*local);
-            } else {
-                request.capacity = static_cast<std::uint64_t>(*size > 0 ? *size : kDefaultGiB) * kGiB;
-                if (!progress(fmt::format("creating blank volume {} of {} GiB", dev->volume, request.capacity / kGiB)))
-                    return tl::unexpected(went_away("attach"));
-                volume = provisioner_.make_disk(*ref, request, nullptr, nullptr);
-            }
-            if (!volume) return tl::unexpected(volume.error());
-            made = dev->pool + "/" + dev->volume;
-            result["vol"] = made;
-            result["size"] = volume->capacity;
-        }
+            // The device template's action script (`<template>.action`, simplekvm's provisioning
+            // hook) runs here, once the `actions` branch has landed: the request JSON with vm_uuid,
+            // vm_last_disk and the gold URL on stdin, URL/TYPE/HOSTIP/SSHPORT/SSHUSER/ACT_* in the
+            // environment, its lines to `progress`; a non-zero exit must go through undo() below.
 
-        // The device template's action script (`<template>.action`, simplekvm's provisioning
-        // hook) runs here, once the `actions` branch has landed: the request JSON with vm_uuid,
-        // vm_last_disk and the gold URL on stdin, URL/TYPE/HOSTIP/SSHPORT/SSHUSER/ACT_* in the
-        // environment, its lines to `progress`; a non-zero exit must go through undo() below.
-
-        if (!progress(fmt::format("attaching {} to VM {}", target.empty() ? device : target, uuid)))
-            return undo(went_away("attach"));
-        auto mac = hypervisor_.attach_device(*ref, uuid, *xml);
-        if (!mac) return undo(mac.error());
-        result["dev"] = target.empty() ? *mac : target;
-        if (!mac->empty()) result["mac"] = *mac;
-        result["desc"] = fmt::format("attached {} {} to VM {}{}", device, target.empty() ? *mac : target, uuid,
-                                     use->running ? " (live and persistent; the guest may need a rescan or reboot)"
-                                                  : "");
-        log::get("vm")->info("attached device host={} vm={} device={} dev={}", host, uuid, device,
-                             result["dev"].get<std::string>());
-        return {};
-    }, /*long_running=*/true);
+            if (!progress(fmt::format("attaching {} to VM {}", target.empty() ? device : target, uuid)))
+                return undo(went_away("attach"));
+            auto mac = hypervisor_.attach_device(*ref, uuid, *xml);
+            if (!mac) return undo(mac.error());
+            result["dev"] = target.empty() ? *mac : target;
+            if (!mac->empty()) result["mac"] = *mac;
+            result["desc"] =
+                fmt::format("attached {} {} to VM {}{}", device, target.empty() ? *mac : target, uuid,
+                            use->running ? " (live and persistent; the guest may need a rescan or reboot)" : "");
+            log::get("vm")->info("attached device host={} vm={} device={} dev={}", host, uuid, device,
+                                 result["dev"].get<std::string>());
+            return {};
+        },
+        /*long_running=*/true);
     if (!done) return tl::unexpected(done.error());
     return result;
 }
@@ -349,14 +363,16 @@ Result<nlohmann::json> VmService::detach_device(const std::string& host, const s
 
 Status VmService::change_cdrom(const std::string& host, const std::string& uuid, const std::string& dev,
                                const std::string& isoname) {
-    if (!is_target(dev)) return fail(Errc::BadInput, "dev", fmt::format("'{}' is not a CD-ROM target such as sda", dev));
+    if (!is_target(dev))
+        return fail(Errc::BadInput, "dev", fmt::format("'{}' is not a CD-ROM target such as sda", dev));
     auto ref = resolve(host, uuid);
     if (!ref) return tl::unexpected(ref.error());
     std::string uri = "/" + uuid + "/cidata.iso";  // the VM's own seed, on the metadata service
     if (!isoname.empty()) {
         auto isos = catalog_.isos();
         if (!isos) return tl::unexpected(isos.error());
-        auto iso = std::find_if(isos->begin(), isos->end(), [&](const auto& i) { return i.value("name", "") == isoname; });
+        auto iso =
+            std::find_if(isos->begin(), isos->end(), [&](const auto& i) { return i.value("name", "") == isoname; });
         if (iso == isos->end()) return fail(Errc::NotFound, "isoname", fmt::format("no ISO named '{}'", isoname));
         uri = iso->value("uri", "");
     }
@@ -369,9 +385,11 @@ Status VmService::change_cdrom(const std::string& host, const std::string& uuid,
         if (disk == guest->disks.end())
             return fail(Errc::NotFound, "dev", fmt::format("VM {} has no CD-ROM {}", uuid, dev));
         if (disk->device != "cdrom")
-            return fail(Errc::BadInput, "dev", fmt::format("{} of VM {} is a {}, not a CD-ROM", dev, uuid, disk->device));
+            return fail(Errc::BadInput, "dev",
+                        fmt::format("{} of VM {} is a {}, not a CD-ROM", dev, uuid, disk->device));
         std::string xml = fmt::format(
-            "<disk type='{}' device='cdrom'><driver name='qemu' type='raw'/>{}<target dev='{}' bus='{}'/><readonly/></disk>",
+            "<disk type='{}' device='cdrom'><driver name='qemu' type='raw'/>{}<target dev='{}' "
+            "bus='{}'/><readonly/></disk>",
             source->first, source->second, xml_escape(dev), xml_escape(disk->bus));
         if (auto changed = hypervisor_.update_device(*ref, uuid, xml); !changed) return changed;
         log::get("vm")->info("changed cdrom media host={} vm={} dev={} uri={}", host, uuid, dev, uri);

@@ -90,12 +90,12 @@ void StaticServer::answer(int fd) {
         if (entry.has_body && range.rfind("bytes=", 0) == 0) {
             const std::uint64_t from = std::stoull(range.substr(6));
             std::string tail = from < entry.body.size() ? entry.body.substr(from) : "";
-            std::string reply = from < entry.body.size()
-                                    ? "HTTP/1.1 206 Partial\r\nContent-Range: bytes " + std::to_string(from) + "-" +
-                                          std::to_string(entry.body.size() - 1) + "/" +
-                                          std::to_string(entry.body.size()) + "\r\nContent-Length: " +
-                                          std::to_string(tail.size()) + "\r\nConnection: close\r\n\r\n" + tail
-                                    : "HTTP/1.1 416 Range\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            std::string reply =
+                from < entry.body.size()
+                    ? "HTTP/1.1 206 Partial\r\nContent-Range: bytes " + std::to_string(from) + "-" +
+                          std::to_string(entry.body.size() - 1) + "/" + std::to_string(entry.body.size()) +
+                          "\r\nContent-Length: " + std::to_string(tail.size()) + "\r\nConnection: close\r\n\r\n" + tail
+                    : "HTTP/1.1 416 Range\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
             send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
             return;
         }

@@ -75,8 +75,8 @@ protected:
         }
         auto truncated = run_command({"truncate", "-s", "64M", dir_->file("gold.raw")});
         ASSERT_EQ(truncated.exit_code, 0) << truncated.output;
-        auto converted = run_command(
-            {"qemu-img", "convert", "-f", "raw", "-O", "qcow2", dir_->file("gold.raw"), dir_->file("gold") + "/t.qcow2"});
+        auto converted = run_command({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", dir_->file("gold.raw"),
+                                      dir_->file("gold") + "/t.qcow2"});
         ASSERT_EQ(converted.exit_code, 0) << converted.output;
 
         // qemu itself fetches network CD-ROM media from META_SRV: it must be this daemon on loopback.
@@ -197,8 +197,12 @@ TEST_F(Devices, TwoVmsFromOneGoldShareOneUploadedBaseAsLinkedClones) {
     ASSERT_FALSE(b.empty());
     const auto before = uploads();
     // At the same time: the second waits for the first one's upload.
-    auto first = std::async(std::launch::async, [&] { return attach(a, "disk.file", {{"gold", "tiny"}, {"size", 2}}); });
-    auto second = std::async(std::launch::async, [&] { return attach(b, "disk.file", {{"gold", "tiny"}, {"size", 2}}); });
+    auto first = std::async(std::launch::async, [&] {
+        return attach(a, "disk.file", {{"gold", "tiny"}, {"size", 2}});
+    });
+    auto second = std::async(std::launch::async, [&] {
+        return attach(b, "disk.file", {{"gold", "tiny"}, {"size", 2}});
+    });
     json ra = first.get();
     json rb = second.get();
     ASSERT_EQ(ra["result"], "OK") << ra.dump();
@@ -251,11 +255,10 @@ TEST_F(Devices, ASizeBelowTheGoldIsRefusedWith403AndMakesNothing) {
     // The gold is 64 MiB; no whole number of GiB is too small for it, so use a bigger gold.
     auto big = run_command({"qemu-img", "create", "-f", "qcow2", dir_->file("gold") + "/big.qcow2", "5G"});
     ASSERT_EQ(big.exit_code, 0) << big.output;
-    auto gold = post("/conf/gold/", json{{"name", "big"},
-                                         {"arch", "x86_64"},
-                                         {"uri", "file://" + dir_->file("gold") + "/big.qcow2"},
-                                         {"size", "1"}}
-                                        .dump());
+    auto gold = post(
+        "/conf/gold/",
+        json{{"name", "big"}, {"arch", "x86_64"}, {"uri", "file://" + dir_->file("gold") + "/big.qcow2"}, {"size", "1"}}
+            .dump());
     ASSERT_EQ(gold.status, 200) << gold.body;
     const std::string uuid = create("small");
     json r = attach(uuid, "disk.file", {{"gold", "big"}, {"size", 2}});
@@ -353,8 +356,8 @@ TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
     // to disconnect in the middle of its upload.
     const std::string file = dir_->file("gold") + "/huge.raw";
     ASSERT_EQ(run_command({"truncate", "-s", "4G", file}).exit_code, 0);
-    auto gold = post("/conf/gold/", json{{"name", "huge"}, {"arch", "x86_64"}, {"uri", "file://" + file}, {"size", "5"}}
-                                        .dump());
+    auto gold = post("/conf/gold/",
+                     json{{"name", "huge"}, {"arch", "x86_64"}, {"uri", "file://" + file}, {"size", "5"}}.dump());
     ASSERT_EQ(gold.status, 200) << gold.body;
     const std::string uuid = create("gone");
     // Hashes the gold (kept for later) and stops at the size check, before any upload.
@@ -364,8 +367,9 @@ TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
     {
         RawSocket client(daemon_->port());
         const std::string body = R"({"gold":"huge","size":5})";
-        client.send("POST /vm/attach_device/kvm1/" + uuid + "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                    *token_ + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        client.send("POST /vm/attach_device/kvm1/" + uuid +
+                    "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + *token_ +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                     "\r\n\r\n" + body);
         const std::string seen = client.read_until("uploading ", 60s);
         ASSERT_NE(seen.find("uploading "), std::string::npos) << seen;

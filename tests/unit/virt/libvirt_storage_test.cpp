@@ -43,7 +43,10 @@ TEST_F(Storage, BlankOverlayAndCopyVolumes) {
     EXPECT_EQ(base->pool, pool.name);
     EXPECT_FALSE(base->path.empty());
 
-    VolumeSpec overlay{.name = "vdb-x.qcow2", .format = "qcow2", .capacity = 2ull << 30, .backing_path = base->path,
+    VolumeSpec overlay{.name = "vdb-x.qcow2",
+                       .format = "qcow2",
+                       .capacity = 2ull << 30,
+                       .backing_path = base->path,
                        .backing_format = "qcow2"};
     auto linked = hv->create_volume(kTestHost, pool.name, overlay);
     ASSERT_TRUE(linked) << linked.error().desc;
@@ -77,9 +80,7 @@ TEST_F(Storage, AVolumeThatExistsIsAConflict) {
 
 TEST_F(Storage, AFailedUploadLeavesNoVolume) {
     kvmhub::test::TempDir files;
-    {
-        std::ofstream(files.file("gold.img")) << std::string(4096, 'g');
-    }
+    { std::ofstream(files.file("gold.img")) << std::string(4096, 'g'); }
     VolumeSpec spec{.name = "gold-x-0123456789ab.raw", .format = "raw"};
     int calls = 0;
     auto up = hv->upload_volume(kTestHost, pool.name, spec, files.file("gold.img"), [&](std::uint64_t, std::uint64_t) {
