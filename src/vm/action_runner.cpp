@@ -176,7 +176,9 @@ private:
         line_.clear();
         if (spec_.tail_lines > 0) {
             if (tail_.size() == spec_.tail_lines) tail_.pop_front();
-            tail_.push_back(line.size() > 500 ? line.substr(0, 500) + "..." : line);
+            std::string kept(line, 0, std::min<std::size_t>(line.size(), 500));
+            if (line.size() > 500) kept.append("...");
+            tail_.push_back(std::move(kept));
         }
         return sink_(line);
     }
