@@ -139,8 +139,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock,    *store, metrics, *users, *tokens, *throttle,
-                               *audit, *catalog, *vms,   *seeds,  *tasks};
+        return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,
+                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks};
     }
 };
 

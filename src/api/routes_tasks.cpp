@@ -63,12 +63,13 @@ Reply task_events(ApiContext& ctx, Request& req, const std::shared_ptr<std::atom
     vm::TaskService& tasks = ctx.tasks;
     return Reply::streamed([&tasks, id, slot](const http::StreamWrite& write) {
         auto followed = tasks.follow(
-            id, [&](const nlohmann::json& task) { return write(sse_event(task)); },
-            [&] { return write(": ping\n\n"); }, kKeepalive);
+            id, [&](const nlohmann::json& task) { return write(sse_event(task)); }, [&] { return write(": ping\n\n"); },
+            kKeepalive);
         // The task vanished between the check and the watch (pruned): say so instead of ending mute.
         if (!followed)
-            write(fmt::format("event: failed\ndata: {}\n\n",
-                              nlohmann::json{{"id", id}, {"state", "failed"}, {"message", followed.error().desc}}.dump()));
+            write(fmt::format(
+                "event: failed\ndata: {}\n\n",
+                nlohmann::json{{"id", id}, {"state", "failed"}, {"message", followed.error().desc}}.dump()));
     });
 }
 

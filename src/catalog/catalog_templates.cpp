@@ -130,7 +130,8 @@ Status Catalog::put_action(const std::string& device, const std::string& source)
                                         {store::Op::put(template_key(TemplateKind::Action, device), source)}});
     if (!put) {
         if (put.error().code == Errc::Conflict)
-            return fail(Errc::Conflict, "name", fmt::format("device template '{}' changed meanwhile; try again", device));
+            return fail(Errc::Conflict, "name",
+                        fmt::format("device template '{}' changed meanwhile; try again", device));
         return tl::unexpected(put.error());
     }
     return {};

@@ -9,15 +9,15 @@ namespace kvmhub::catalog {
 namespace {
 
 constexpr std::array<std::string_view, 4> kDirs{"cidata", "devices", "domains", "meta"};
-constexpr std::array<std::string_view, 5> kTables{"devices.json", "golds.json", "hosts.json", "iso.json",
-                                                  "vars.json"};
+constexpr std::array<std::string_view, 5> kTables{"devices.json", "golds.json", "hosts.json", "iso.json", "vars.json"};
 
 std::string dump(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 tl::unexpected<Error> bad_table(const std::string& member, const std::string& why) {
-    return fail(Errc::BadInput, member, fmt::format("{}: {} (a simplekvm table is a JSON list of objects)", member, why));
+    return fail(Errc::BadInput, member,
+                fmt::format("{}: {} (a simplekvm table is a JSON list of objects)", member, why));
 }
 
 // One table's records as (key, record). `key_of` names the record's key, empty to skip it.
@@ -63,7 +63,10 @@ Result<std::vector<std::pair<std::string, std::string>>> convert_simplekvm_backu
         const std::string dir = slash == std::string::npos ? std::string() : name.substr(0, slash);
         const std::string file = slash == std::string::npos ? name : name.substr(slash + 1);
         if (!dir.empty() && file.find('/') == std::string::npos) {
-            const char* kind = dir == "domains" ? "domain" : dir == "devices" ? "device" : dir == "meta" ? "meta" : nullptr;
+            const char* kind = dir == "domains"   ? "domain"
+                               : dir == "devices" ? "device"
+                               : dir == "meta"    ? "meta"
+                                                  : nullptr;
             if (kind != nullptr && file.ends_with(".tpl") && file.size() > 4) {
                 out.emplace_back(fmt::format("/templates/{}/{}", kind, file.substr(0, file.size() - 4)), data);
                 continue;

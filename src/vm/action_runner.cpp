@@ -90,8 +90,8 @@ public:
         dir_ = pattern;
         // $0 names the device, as simplekvm's scripts see it; a name that is not a plain file name
         // (never from the catalog, which checks names) falls back to a fixed one.
-        const bool plain = !spec.name.empty() && spec.name.find('/') == std::string::npos && spec.name != "." &&
-                           spec.name != "..";
+        const bool plain =
+            !spec.name.empty() && spec.name.find('/') == std::string::npos && spec.name != "." && spec.name != "..";
         path_ = dir_ + "/" + (plain ? spec.name : std::string("script")) + ".action";
         Fd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0700));
         if (!fd) {
@@ -335,8 +335,7 @@ Status run_action(const ActionSpec& spec, const LineSink& sink) {
         kill_group(pid, pidfd.get(), spec.kill_grace);
         reap(pid);
         if (cancelled)
-            return fail(Errc::Conflict, "action",
-                        fmt::format("action {} cancelled: the client went away", spec.name));
+            return fail(Errc::Conflict, "action", fmt::format("action {} cancelled: the client went away", spec.name));
         return fail(Errc::HostTimeout, "action",
                     fmt::format("action {} timed out after {}", spec.name, seconds_text(spec.timeout)));
     }
@@ -348,9 +347,9 @@ Status run_action(const ActionSpec& spec, const LineSink& sink) {
     const std::string how = WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
                                               : fmt::format("signal {}", WTERMSIG(status));
     const auto& tail = lines.tail();
-    return fail(Errc::HostError, "action",
-                fmt::format("action {} failed with {}{}{}", spec.name, how, tail.empty() ? "" : ": ",
-                            fmt::join(tail, " | ")));
+    return fail(
+        Errc::HostError, "action",
+        fmt::format("action {} failed with {}{}{}", spec.name, how, tail.empty() ? "" : ": ", fmt::join(tail, " | ")));
 }
 
 }  // namespace kvmhub::vm

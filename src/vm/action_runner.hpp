@@ -33,14 +33,14 @@ inline constexpr std::string_view kActionPath = "/usr/local/sbin:/usr/local/bin:
 using LineSink = std::function<bool(std::string_view line)>;
 
 struct ActionSpec {
-    std::string name;    // the device template, e.g. "disk.file": names the script in messages
-    std::string script;  // bash source
-    std::string input;   // stdin
+    std::string name;                        // the device template, e.g. "disk.file": names the script in messages
+    std::string script;                      // bash source
+    std::string input;                       // stdin
     std::map<std::string, std::string> env;  // the whole environment but PATH
     std::chrono::milliseconds timeout{std::chrono::seconds(300)};
     std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};  // from SIGTERM to SIGKILL
-    std::size_t max_line_bytes = 64 << 10;  // a longer line is delivered in pieces of this size
-    std::size_t tail_lines = 10;            // lines quoted in the error of a failed script
+    std::size_t max_line_bytes = 64 << 10;                          // a longer line is delivered in pieces of this size
+    std::size_t tail_lines = 10;                                    // lines quoted in the error of a failed script
 };
 
 // Runs the script to its end. When it ends, whatever it left running in its process group is

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <fstream>
@@ -106,18 +106,10 @@ Result<std::string> TaskService::create(std::string_view kind, std::string_view 
                                         std::string_view message) {
     const std::string id = new_uuid();
     const std::string now = iso_time(clock_.now_millis());
-    const nlohmann::json task = {{"id", id},
-                                 {"kind", kind},
-                                 {"host", host},
-                                 {"uuid", uuid},
-                                 {"state", "running"},
-                                 {"progress", 0},
-                                 {"message", message},
-                                 {"log", nlohmann::json::array()},
-                                 {"created", now},
-                                 {"updated", now},
-                                 {"owner", owner_},
-                                 {"cleanup", nlohmann::json::array()}};
+    const nlohmann::json task = {
+        {"id", id},           {"kind", kind},   {"host", host},       {"uuid", uuid},
+        {"state", "running"}, {"progress", 0},  {"message", message}, {"log", nlohmann::json::array()},
+        {"created", now},     {"updated", now}, {"owner", owner_},    {"cleanup", nlohmann::json::array()}};
     auto put = store_.compare_and_swap(task_key(id), 0, dump(task));
     if (!put) return tl::unexpected(put.error());
     if (++created_ % kPruneEvery == 0) {
@@ -325,7 +317,8 @@ Result<std::size_t> TaskService::recover(const CleanupFn& cleanup, bool any_owne
         });
         if (!done) return tl::unexpected(done.error());
         kvmhub::log::get("tasks")->warn("task {} ({} {} {}) {}; {} cleanup entries left", id, task.value("kind", ""),
-                                task.value("host", ""), task.value("uuid", ""), kInterruptedMessage, left.size());
+                                        task.value("host", ""), task.value("uuid", ""), kInterruptedMessage,
+                                        left.size());
         ++failed;
     }
     return failed;

@@ -32,9 +32,9 @@ inline constexpr std::string_view kInterruptedMessage = "interrupted by a restar
 Result<std::string> load_or_create_instance_id(const std::string& data_dir);
 
 struct TaskOptions {
-    std::size_t log_lines = 50;                                   // last output lines kept per task
+    std::size_t log_lines = 50;                                      // last output lines kept per task
     std::chrono::seconds keep_finished{std::chrono::hours(24 * 7)};  // finished tasks older are pruned
-    std::size_t max_finished = 1000;                              // and only the newest this many kept
+    std::size_t max_finished = 1000;                                 // and only the newest this many kept
 };
 
 // What to do with one `cleanup` entry of a task interrupted by a restart (e.g. delete the volume

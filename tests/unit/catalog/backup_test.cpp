@@ -382,9 +382,11 @@ TEST_F(BackupTest, RestoresASimplekvmBackupWithItsActions) {
         {"./cidata/6f1c/cidata.iso", "iso bytes"},
         {"./hosts.json", hosts},
         {"./devices.json", R"([{"kvmhost":"kvm1","name":"disk.file","tpl":"disk.file","desc":"local disk"}])"},
-        {"./golds.json", R"([{"name":"","arch":"x86_64","uri":"","size":1,"desc":"data disk"},)"
-                         R"({"name":"bookworm","arch":"x86_64","uri":"/gold/bookworm.qcow2","size":2147483648,"desc":"d"}])"},
-        {"./iso.json", R"([{"name":"","uri":"","desc":"MetaData ISO"},{"name":"d12","uri":"/iso/d12.iso","desc":"x"}])"},
+        {"./golds.json",
+         R"([{"name":"","arch":"x86_64","uri":"","size":1,"desc":"data disk"},)"
+         R"({"name":"bookworm","arch":"x86_64","uri":"/gold/bookworm.qcow2","size":2147483648,"desc":"d"}])"},
+        {"./iso.json",
+         R"([{"name":"","uri":"","desc":"MetaData ISO"},{"name":"d12","uri":"/iso/d12.iso","desc":"x"}])"},
         {"./vars.json", R"([{"vm_ram_mb":"memory MiB"},{"vm_vcpus":"vCPUs"}])"},
         {"./notes.txt", "not configuration"},
     });
@@ -410,7 +412,8 @@ TEST_F(BackupTest, RestoresASimplekvmBackupWithItsActions) {
 
     // A broken table refuses the whole archive, and nothing changes.
     const Listing before = dump(*store_);
-    auto broken = restore_backup(*store_, catalog_spec(), craft({{"devices/disk.x.action", "echo"}, {"hosts.json", "{"}}), true);
+    auto broken =
+        restore_backup(*store_, catalog_spec(), craft({{"devices/disk.x.action", "echo"}, {"hosts.json", "{"}}), true);
     ASSERT_FALSE(broken);
     EXPECT_EQ(broken.error().code, Errc::BadInput);
     EXPECT_THAT(broken.error().desc, HasSubstr("hosts.json: not a JSON list"));

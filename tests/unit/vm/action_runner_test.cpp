@@ -100,9 +100,11 @@ TEST(ActionRunner, EnvironmentIsExactlyTheGivenOneAndPath) {
 }
 
 TEST(ActionRunner, StdinIsTheRequestWithUuidLastDiskAndGoldUrl) {
-    const nlohmann::json request = {{"size", 20}, {"gold", "debian12"}, {"vm_disk_bus", "virtio"}, {"x", "'\"; rm -rf /"}};
+    const nlohmann::json request = {
+        {"size", 20}, {"gold", "debian12"}, {"vm_disk_bus", "virtio"}, {"x", "'\"; rm -rf /"}};
     ActionSpec spec = script("cat\n");
-    spec.input = action_input(request, "6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50", "b", "http://gold.local/gold/debian12.qcow2");
+    spec.input =
+        action_input(request, "6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50", "b", "http://gold.local/gold/debian12.qcow2");
     Outcome r = run(spec);
     ASSERT_TRUE(r.status) << r.status.error().desc;
     ASSERT_EQ(r.lines.size(), 1u);
@@ -195,8 +197,7 @@ TEST(ActionRunner, NonZeroExitIsAnErrorWithStatusAndLastLines) {
     Outcome r = run(spec);
     ASSERT_FALSE(r.status);
     EXPECT_EQ(r.status.error().code, Errc::HostError);
-    EXPECT_EQ(r.status.error().desc,
-              "action disk.test failed with exit status 3: line 29 | line 30 | no space left");
+    EXPECT_EQ(r.status.error().desc, "action disk.test failed with exit status 3: line 29 | line 30 | no space left");
     EXPECT_EQ(r.lines.size(), 31u);
 }
 

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "common/ids.hpp"
@@ -95,7 +95,8 @@ TEST_F(Tasks, FailedTaskKeepsItsErrorAndWhatIsLeft) {
     json t = stored(*id);
     EXPECT_EQ(t["state"], "failed");
     EXPECT_EQ(t["message"], "no space left on device");
-    EXPECT_EQ(t["error"], (json{{"code", errc_name(Errc::HostError)}, {"where", "upload"}, {"desc", "no space left on device"}}));
+    EXPECT_EQ(t["error"],
+              (json{{"code", errc_name(Errc::HostError)}, {"where", "upload"}, {"desc", "no space left on device"}}));
     EXPECT_EQ(t["cleanup"], json::array({"pool/base-1"}));
 }
 
@@ -116,7 +117,11 @@ TEST_F(Tasks, UnknownAndMalformedIds) {
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, Errc::NotFound);
     EXPECT_EQ(tasks.progress(new_uuid(), 1).error().code, Errc::NotFound);
-    EXPECT_EQ(tasks.follow(new_uuid(), [](const json&) { return true; }, [] { return true; }, 1s).error().code,
+    EXPECT_EQ(tasks
+                  .follow(
+                      new_uuid(), [](const json&) { return true; }, [] { return true; }, 1s)
+                  .error()
+                  .code,
               Errc::NotFound);
 }
 
@@ -181,7 +186,8 @@ TEST_F(Tasks, FollowStopsWhenTheIdleCallbackSaysSo) {
     auto id = tasks.create("disk", "h1", "");
     ASSERT_TRUE(id);
     int idles = 0;
-    auto ok = tasks.follow(*id, [](const json&) { return true; }, [&] { return ++idles < 3; }, 10ms);
+    auto ok = tasks.follow(
+        *id, [](const json&) { return true; }, [&] { return ++idles < 3; }, 10ms);
     ASSERT_TRUE(ok);
     EXPECT_EQ(idles, 3);
 }
@@ -216,8 +222,8 @@ TEST_F(Tasks, RecoveryFailsInterruptedTasksAndHandsOverTheirCleanup) {
         false);
     ASSERT_TRUE(recovered) << recovered.error().desc;
     EXPECT_EQ(*recovered, 1u);
-    EXPECT_EQ(cleaned, (std::vector<std::pair<std::string, std::string>>{
-                           {mine, "kvmhub/vdb-6f1c3e4a.qcow2"}, {mine, "kvmhub/gold-debian12-abcd.qcow2"}}));
+    EXPECT_EQ(cleaned, (std::vector<std::pair<std::string, std::string>>{{mine, "kvmhub/vdb-6f1c3e4a.qcow2"},
+                                                                         {mine, "kvmhub/gold-debian12-abcd.qcow2"}}));
     json t = stored(mine);
     EXPECT_EQ(t["state"], "failed");
     EXPECT_EQ(t["message"], std::string(kInterruptedMessage));
