@@ -24,6 +24,7 @@
 #include "catalog/catalog.hpp"
 #include "cloudinit/seed.hpp"
 #include "common/config.hpp"
+#include "common/ids.hpp"
 #include "common/log.hpp"
 #include "disks/gold_cache.hpp"
 #include "disks/provisioner.hpp"
@@ -32,6 +33,7 @@
 #include "virt/hypervisor.hpp"
 #include "virt/probe.hpp"
 #include "vm/cache_updater.hpp"
+#include "vm/tasks.hpp"
 #include "vm/vm_service.hpp"
 
 namespace kvmhub {
@@ -67,6 +69,7 @@ struct Services {
     std::unique_ptr<disks::Provisioner> provisioner;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
+    std::unique_ptr<vm::TaskService> tasks;
 
     explicit Services(const Config& c) : config(c) {}
     // Teardown in dependency order: no more events (on_event waits for a running callback),
@@ -108,6 +111,32 @@ struct Services {
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
+        // The owner id survives restarts with the data dir; ":memory:" stores (the routes listing)
+        // have no past to recover and get a throwaway one.
+        std::string owner = new_uuid();
+        if (store_path != ":memory:") {
+            auto id = vm::load_or_create_instance_id(config.data_dir);
+            if (!id) return tl::unexpected(id.error());
+            owner = *id;
+        }
+        tasks = std::make_unique<vm::TaskService>(*store, clock, owner);
+        return {};
+    }
+
+    // Tasks this daemon was running when it stopped are failed, and what they made so far is removed.
+    // A SQLite store is this daemon's alone, so every running task in it was interrupted.
+    Status recover_tasks() {
+        auto recovered = tasks->recover(
+            [](const nlohmann::json& task, const std::string& entry) -> Status {
+                // Nothing records removable entries yet (disk provisioning will); until then they stay
+                // listed in the failed task rather than being dropped unseen.
+                return fail(Errc::Internal, "cleanup",
+                            fmt::format("no cleanup handler for '{}' of a {} task; remove it by hand", entry,
+                                        task.value("kind", "")));
+            },
+            store->backend() == "sqlite");
+        if (!recovered) return tl::unexpected(recovered.error());
+        if (auto pruned = tasks->prune(); !pruned) return tl::unexpected(pruned.error());
         return {};
     }
 
@@ -120,7 +149,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms, *seeds};
+        return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,
+                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks};
     }
 };
 
@@ -138,6 +168,7 @@ int serve(const Config& config) {
     auto created = services.users->ensure_admin(config.auth.initial_admin_password);
     if (!created) return runtime_error(created.error());
     if (auto ok = services.bootstrap(); !ok) return runtime_error(ok.error());
+    if (auto ok = services.recover_tasks(); !ok) return runtime_error(ok.error());
 
     auto ctx = services.context();
     http::Router router;

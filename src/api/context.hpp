@@ -25,6 +25,7 @@ class SeedService;
 
 namespace kvmhub::vm {
 class VmService;
+class TaskService;
 }  // namespace kvmhub::vm
 
 namespace kvmhub::api {
@@ -41,6 +42,7 @@ struct ApiContext {
     catalog::Catalog& catalog;
     vm::VmService& vms;
     cloudinit::SeedService& seeds;
+    vm::TaskService& tasks;
 };
 
 }  // namespace kvmhub::api

@@ -27,6 +27,7 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.add(template_routes(ctx));
     router.add(vm_routes(ctx));
     router.add(meta_routes(ctx));
+    router.add(task_routes(ctx));
     return router.seal();
 }
 

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/simplekvm_backup.hpp"
 #include "common/cfree.hpp"
 
 namespace kvmhub::catalog {
@@ -148,6 +149,17 @@ struct Member {
     std::string data;
 };
 
+struct Archive {
+    std::vector<Member> members;
+    bool simplekvm = false;  // a simplekvm backup: no manifest, DATA_DIR files (simplekvm_backup.hpp)
+};
+
+// simplekvm's backups are made by tar inside its DATA_DIR: names may start with "./".
+std::string_view without_dot_slash(std::string_view name) {
+    while (name.starts_with("./")) name.remove_prefix(2);
+    return name;
+}
+
 // The checked manifest: the number of keys it announces.
 Result<std::size_t> parse_manifest(const std::string& text) {
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
@@ -213,7 +225,9 @@ const char* non_regular_kind(archive_entry* entry) {
 }
 
 // The whole archive, checked: every member but the manifest and directories, in archive order.
-Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpec& spec) {
+// An archive whose first member is a simplekvm name instead of the manifest is read as a
+// simplekvm backup.
+Result<Archive> read_archive(std::string_view bytes, const BackupSpec& spec) {
     if (bytes.empty()) return not_a_backup("empty input");
     ReadPtr a(archive_read_new());
     if (!a) return fail(Errc::Internal, "backup", "cannot allocate an archive reader");
@@ -222,7 +236,8 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
     if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
         return not_a_backup(lib_error(a.get()));
     }
-    std::vector<Member> members;
+    Archive out;
+    std::vector<Member>& members = out.members;
     std::unordered_set<std::string> names{std::string(kManifestName)};
     std::optional<std::size_t> announced;
     std::size_t entries = 0;
@@ -242,6 +257,15 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
         const char* raw_name = archive_entry_pathname(entry);
         if (raw_name == nullptr) return fail(Errc::BadInput, "archive", "a member name cannot be read");
         std::string name = raw_name;
+        if (!announced && !out.simplekvm && name != kManifestName) {
+            std::string_view path = without_dot_slash(name);
+            if (path.ends_with('/')) path.remove_suffix(1);
+            out.simplekvm = path.empty() || path == "." || is_simplekvm_path(path);
+        }
+        if (out.simplekvm) {
+            name = std::string(without_dot_slash(name));
+            if (name.empty() || name == "." || name == "./") continue;
+        }
         const bool directory = archive_entry_filetype(entry) == AE_IFDIR && archive_entry_hardlink(entry) == nullptr;
         const std::string_view path = directory && name.ends_with('/')
                                           ? std::string_view(name).substr(0, name.size() - 1)
@@ -249,19 +273,19 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
         if (const std::string why = unsafe_path_reason(path); !why.empty()) {
             return fail(Errc::BadInput, name, name + ": " + why);
         }
-        if (!announced && name != kManifestName) {
+        if (!announced && !out.simplekvm && name != kManifestName) {
             return fail(Errc::BadInput, std::string(kManifestName),
                         std::string(kManifestName) + ": missing, it must be the first member");
         }
         if (directory) continue;
         if (const char* kind = non_regular_kind(entry)) return fail(Errc::BadInput, name, name + ": " + kind);
-        const std::size_t cap = announced ? spec.max_member_bytes : kMaxManifestBytes;
+        const std::size_t cap = announced || out.simplekvm ? spec.max_member_bytes : kMaxManifestBytes;
         if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > static_cast<la_int64_t>(cap)) {
             return fail(Errc::TooLarge, name, name + ": larger than " + std::to_string(cap) + " bytes");
         }
         auto data = read_data(a.get(), name, cap, total, spec.max_total_bytes);
         if (!data) return tl::unexpected(data.error());
-        if (!announced) {
+        if (!announced && !out.simplekvm) {
             auto keys = parse_manifest(*data);
             if (!keys) return tl::unexpected(keys.error());
             announced = *keys;
@@ -270,6 +294,10 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
         if (!names.insert(name).second) return fail(Errc::BadInput, name, name + ": duplicate member");
         members.push_back(Member{std::move(name), std::move(*data)});
     }
+    if (out.simplekvm) {
+        if (members.empty()) return not_a_backup("a simplekvm backup without files");
+        return out;
+    }
     if (!announced) return fail(Errc::BadInput, std::string(kManifestName), "manifest.json: missing");
     // Members dropped from a re-packed archive pass every gzip and tar check; the count does not.
     if (*announced != members.size()) {
@@ -277,7 +305,7 @@ Result<std::vector<Member>> read_archive(std::string_view bytes, const BackupSpe
                     "manifest.json: lists " + std::to_string(*announced) + " keys, the archive holds " +
                         std::to_string(members.size()));
     }
-    return members;
+    return out;
 }
 
 }  // namespace
@@ -321,11 +349,21 @@ Result<std::string> make_backup(store::Store& store, const BackupSpec& spec, con
 Result<RestoreReport> restore_backup(store::Store& store, const BackupSpec& spec, std::string_view archive,
                                      bool replace) {
     if (auto ok = check_spec(spec); !ok) return tl::unexpected(ok.error());
-    auto members = read_archive(archive, spec);
-    if (!members) return tl::unexpected(members.error());
+    auto read = read_archive(archive, spec);
+    if (!read) return tl::unexpected(read.error());
+    std::vector<Member>* members = &read->members;
 
     RestoreReport report;
     report.total = members->size();
+    std::vector<Member> converted;
+    if (read->simplekvm) {
+        std::vector<std::pair<std::string, std::string>> files;
+        for (Member& m : read->members) files.emplace_back(std::move(m.name), std::move(m.data));
+        auto keys = convert_simplekvm_backup(files, report.skip);
+        if (!keys) return tl::unexpected(keys.error());
+        for (auto& [key, value] : *keys) converted.push_back(Member{key.substr(1), std::move(value)});
+        members = &converted;
+    }
     store::Txn txn;
     if (replace) {
         for (const std::string& prefix : spec.prefixes) txn.ops.push_back(store::Op::erase_prefix(prefix));

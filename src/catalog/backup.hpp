@@ -43,10 +43,11 @@ struct RestoreReport {
     std::vector<std::string> skip;  // members not restored, each "<member>: <reason>"
 };
 
-// Restores `archive` (as made by make_backup). With `replace`, keys under spec.prefixes that the
-// archive lacks are deleted; otherwise they are kept. Members outside the prefixes are reported in
-// `skip`. Errors: BadInput (not a backup, bad manifest, unsafe or duplicate member, validate()
-// refused), TooLarge (a cap of `spec`), or the store's own error; in every case nothing changed.
+// Restores `archive` (as made by make_backup, or a simplekvm configuration backup: see
+// simplekvm_backup.hpp; its files are converted to keys and then checked like ours). With `replace`, keys under
+// spec.prefixes that the archive lacks are deleted; otherwise they are kept. Members outside the prefixes are reported
+// in `skip`. Errors: BadInput (not a backup, bad manifest, unsafe or duplicate member, validate() refused), TooLarge (a
+// cap of `spec`), or the store's own error; in every case nothing changed.
 Result<RestoreReport> restore_backup(store::Store& store, const BackupSpec& spec, std::string_view archive,
                                      bool replace);
 

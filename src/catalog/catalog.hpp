@@ -6,7 +6,8 @@
 //   /catalog/golds/<arch>/<gold>        {"name","arch","uri","size" (bytes),"desc"}
 //   /catalog/isos/<iso>                 {"name","uri","desc"}
 //   /catalog/vars                       {"<variable>":"<description>", ...}
-//   /templates/<kind>/<name>            template source text
+//   /templates/<kind>/<name>            template source text (kind domain, device or meta)
+//   /templates/action/<device>          the action script of device template <device> (bash)
 // The service is split over catalog_hosts.cpp, catalog_images.cpp and catalog_templates.cpp.
 #pragma once
 
@@ -31,14 +32,18 @@ namespace kvmhub::catalog {
 inline constexpr std::string_view kCatalogPrefix = "/catalog/";
 inline constexpr std::string_view kTemplatesPrefix = "/templates/";
 
-enum class TemplateKind { Domain, Device, Meta };
+// Action is not a template language: it is the bash script run before a device is attached
+// (simplekvm's `<device>.action`), named like the device template it belongs to.
+enum class TemplateKind { Domain, Device, Meta, Action };
 
 const char* kind_name(TemplateKind kind);
 Result<TemplateKind> parse_kind(std::string_view text);
 std::string template_key(TemplateKind kind, std::string_view name);
 
-// Names a template may have: device templates are "<disk|net|cdrom>.<name>".
+// Names a template may have: device templates (and their actions) are "<disk|net|cdrom>.<name>".
 Status check_template_name(TemplateKind kind, std::string_view name);
+// What an action script must be: non-blank text.
+Status check_action_script(std::string_view source);
 
 class Catalog {
 public:
@@ -73,14 +78,18 @@ public:
     // ---- templates and variables (catalog_templates.cpp) ----
     Result<std::string> template_source(TemplateKind kind, const std::string& name);
     // Parses first; a broken template is refused with the parse error and nothing is stored.
+    // An action is refused unless its device template exists (and when empty or not text).
     Status put_template(TemplateKind kind, const std::string& name, const std::string& source);
-    // Refused while a host uses the domain template or has the device enabled.
+    // Refused while a host uses the domain template or has the device enabled. Deleting a device
+    // template deletes its action too; an action alone can always be deleted.
     Status delete_template(TemplateKind kind, const std::string& name);
     Result<std::vector<std::string>> template_names(TemplateKind kind);
     // Parsed, cached while the stored text does not change.
     Result<std::shared_ptr<const tmpl::Template>> parsed_template(TemplateKind kind, const std::string& name);
     // {"<device template>":"<description>"} for /conf/devices/.
     Result<nlohmann::json> device_descriptions();
+    // The action script of device template `device`, or nullopt when it has none.
+    Result<std::optional<std::string>> action_script(const std::string& device);
     // The variables table {"var":"description"}.
     Result<nlohmann::json> variables_table();
 
@@ -91,6 +100,7 @@ private:
     // {"var":"description"} for `variables`, from the variables table `table`.
     static nlohmann::json describe(const nlohmann::json& table, const std::vector<std::string>& variables);
     Result<std::vector<std::string>> template_variables(TemplateKind kind, const std::string& name);
+    Status put_action(const std::string& device, const std::string& source);
     Result<nlohmann::json> read_json(const std::string& key, const std::string& what);
     Result<std::vector<nlohmann::json>> list_json(const std::string& prefix);
     // Size in bytes of an image URI (http(s), relative to `server`, or file:// under `folder`).

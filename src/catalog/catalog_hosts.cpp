@@ -197,6 +197,10 @@ Status Catalog::validate_record(const std::string& key, const std::string& value
         auto kind = parse_kind(rest.substr(0, slash));
         if (!kind || slash == std::string::npos) return fail(Errc::BadInput, key, "not a template key");
         if (auto ok = check_template_name(*kind, rest.substr(slash + 1)); !ok) return ok;
+        if (*kind == TemplateKind::Action) {
+            if (auto ok = check_action_script(value); !ok) return fail(Errc::BadInput, key, ok.error().desc);
+            return {};
+        }
         auto parsed = tmpl::Template::parse(rest.substr(slash + 1), value);
         if (!parsed) return fail(Errc::BadInput, key, parsed.error().desc);
         return {};

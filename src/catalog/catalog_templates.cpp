@@ -17,14 +17,17 @@ const char* kind_name(TemplateKind kind) {
             return "device";
         case TemplateKind::Meta:
             return "meta";
+        case TemplateKind::Action:
+            return "action";
     }
     return "domain";
 }
 
 Result<TemplateKind> parse_kind(std::string_view text) {
-    for (TemplateKind k : {TemplateKind::Domain, TemplateKind::Device, TemplateKind::Meta})
+    for (TemplateKind k : {TemplateKind::Domain, TemplateKind::Device, TemplateKind::Meta, TemplateKind::Action})
         if (text == kind_name(k)) return k;
-    return fail(Errc::BadInput, "kind", fmt::format("unknown template kind '{}': use domain, device or meta", text));
+    return fail(Errc::BadInput, "kind",
+                fmt::format("unknown template kind '{}': use domain, device, meta or action", text));
 }
 
 std::string template_key(TemplateKind kind, std::string_view name) {
@@ -33,15 +36,25 @@ std::string template_key(TemplateKind kind, std::string_view name) {
 
 Status check_template_name(TemplateKind kind, std::string_view name) {
     if (auto ok = check_name("name", name); !ok) return ok;
-    if (kind == TemplateKind::Device) {
+    if (kind == TemplateKind::Device || kind == TemplateKind::Action) {
         auto dot = name.find('.');
         std::string_view type = name.substr(0, dot);
         if (dot == std::string_view::npos || dot + 1 == name.size() ||
             (type != "disk" && type != "net" && type != "cdrom"))
             return fail(
                 Errc::BadInput, "name",
-                fmt::format("device template '{}' must be named <disk|net|cdrom>.<name>, e.g. disk.file", name));
+                fmt::format("{} '{}' must be named <disk|net|cdrom>.<name>, e.g. disk.file",
+                            kind == TemplateKind::Action ? "the action of device template" : "device template", name));
     }
+    return {};
+}
+
+Status check_action_script(std::string_view source) {
+    // Checked here rather than by running bash: a script is only ever run, never parsed by kvmhub.
+    if (source.find_first_not_of(" \t\r\n") == std::string_view::npos)
+        return fail(Errc::BadInput, "script", "the action script is empty; send the bash script as the body");
+    if (source.find('\0') != std::string_view::npos)
+        return fail(Errc::BadInput, "script", "the action script contains a NUL byte; send a text file");
     return {};
 }
 
@@ -49,12 +62,16 @@ Result<std::string> Catalog::template_source(TemplateKind kind, const std::strin
     if (auto ok = check_template_name(kind, name); !ok) return tl::unexpected(ok.error());
     auto kv = store_.get(template_key(kind, name));
     if (!kv) return tl::unexpected(kv.error());
-    if (!*kv) return fail(Errc::NotFound, "name", fmt::format("no {} template named '{}'", kind_name(kind), name));
+    if (!*kv)
+        return fail(Errc::NotFound, "name",
+                    kind == TemplateKind::Action ? fmt::format("device template '{}' has no action", name)
+                                                 : fmt::format("no {} template named '{}'", kind_name(kind), name));
     return (*kv)->value;
 }
 
 Status Catalog::put_template(TemplateKind kind, const std::string& name, const std::string& source) {
     if (auto ok = check_template_name(kind, name); !ok) return ok;
+    if (kind == TemplateKind::Action) return put_action(name, source);
     auto parsed = tmpl::Template::parse(name, source);
     if (!parsed) return fail(Errc::BadInput, "template", parsed.error().desc);
     auto put = store_.put(template_key(kind, name), source);
@@ -80,10 +97,52 @@ Status Catalog::delete_template(TemplateKind kind, const std::string& name) {
         return fail(Errc::Conflict, "name",
                     fmt::format("{} template '{}' is in use by host(s) {}; change those hosts first", kind_name(kind),
                                 name, fmt::join(users, ", ")));
-    auto erased = store_.erase(template_key(kind, name));
-    if (!erased) return tl::unexpected(erased.error());
-    if (!*erased) return fail(Errc::NotFound, "name", fmt::format("no {} template named '{}'", kind_name(kind), name));
+    const std::string key = template_key(kind, name);
+    auto existing = store_.get(key);
+    if (!existing) return tl::unexpected(existing.error());
+    if (!*existing)
+        return fail(Errc::NotFound, "name",
+                    kind == TemplateKind::Action ? fmt::format("device template '{}' has no action", name)
+                                                 : fmt::format("no {} template named '{}'", kind_name(kind), name));
+    // A device template takes its action with it: an action without its template can never run.
+    store::Txn txn{{store::Compare{key, (*existing)->mod_revision}}, {store::Op::erase(key)}};
+    if (kind == TemplateKind::Device) txn.ops.push_back(store::Op::erase(template_key(TemplateKind::Action, name)));
+    auto erased = store_.commit(txn);
+    if (!erased) {
+        if (erased.error().code == Errc::Conflict)
+            return fail(Errc::Conflict, "name",
+                        fmt::format("{} template '{}' changed meanwhile; try again", kind_name(kind), name));
+        return tl::unexpected(erased.error());
+    }
     return {};
+}
+
+Status Catalog::put_action(const std::string& device, const std::string& source) {
+    if (auto ok = check_action_script(source); !ok) return ok;
+    // The device template must exist, and still exist when the action is stored.
+    const std::string device_key = template_key(TemplateKind::Device, device);
+    auto tpl = store_.get(device_key);
+    if (!tpl) return tl::unexpected(tpl.error());
+    if (!*tpl)
+        return fail(Errc::NotFound, "name",
+                    fmt::format("no device template named '{}': create the template before its action", device));
+    auto put = store_.commit(store::Txn{{store::Compare{device_key, (*tpl)->mod_revision}},
+                                        {store::Op::put(template_key(TemplateKind::Action, device), source)}});
+    if (!put) {
+        if (put.error().code == Errc::Conflict)
+            return fail(Errc::Conflict, "name",
+                        fmt::format("device template '{}' changed meanwhile; try again", device));
+        return tl::unexpected(put.error());
+    }
+    return {};
+}
+
+Result<std::optional<std::string>> Catalog::action_script(const std::string& device) {
+    if (auto ok = check_template_name(TemplateKind::Action, device); !ok) return tl::unexpected(ok.error());
+    auto kv = store_.get(template_key(TemplateKind::Action, device));
+    if (!kv) return tl::unexpected(kv.error());
+    if (!*kv) return std::optional<std::string>();
+    return std::optional<std::string>((*kv)->value);
 }
 
 Result<std::vector<std::string>> Catalog::template_names(TemplateKind kind) {
@@ -97,6 +156,8 @@ Result<std::vector<std::string>> Catalog::template_names(TemplateKind kind) {
 
 Result<std::shared_ptr<const tmpl::Template>> Catalog::parsed_template(TemplateKind kind, const std::string& name) {
     if (auto ok = check_template_name(kind, name); !ok) return tl::unexpected(ok.error());
+    if (kind == TemplateKind::Action)
+        return fail(Errc::Internal, "tpl", fmt::format("the action of '{}' is a script, not a template", name));
     const std::string key = template_key(kind, name);
     auto kv = store_.get(key);
     if (!kv) return tl::unexpected(kv.error());

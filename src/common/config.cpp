@@ -307,13 +307,18 @@ private:
         if (table == nullptr) return wrong_type("actions", "a table", node);
         for (const auto& [name, value] : *table) {
             const std::string key = fmt::format("actions.{}", name.str());
+            if (config_detail::find_field(key) != nullptr) {  // actions.timeout
+                if (auto ok = entry(key, value); !ok) return ok;
+                continue;
+            }
             const bool valid_name = name.str().size() > 4 && name.str().starts_with("ACT_") &&
                                     std::all_of(name.str().begin(), name.str().end(), [](char c) {
                                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
                                     });
             if (!valid_name)
                 return fail(Errc::BadInput, key,
-                            "action settings are environment variables named ACT_* (letters, digits and _)");
+                            "action settings are `timeout` (seconds) and environment variables named ACT_* "
+                            "(letters, digits and _)");
             auto text = string_of(value, key);
             if (!text) return tl::unexpected(text.error());
             config_.actions[std::string(name.str())] = std::move(*text);

@@ -80,6 +80,7 @@ struct Config {
     std::string ctrl_srv;                      // default: meta_srv
     std::string ctrl_key;                      // secret; masked in dumps
     std::map<std::string, std::string> actions;  // every ACT_* value, passed to action scripts
+    std::chrono::seconds action_timeout{300};    // an action script running longer is killed
 
     std::string gold_dir;  // local gold images (file:// URIs must point inside); default <data_dir>/gold
     std::string iso_dir;   // local ISO images; default <data_dir>/iso

@@ -70,6 +70,8 @@ const std::array kFields{
     Field{.key = "ctrl_key", .env = "KVMHUB_CTRL_KEY", .alias = "CTRL_KEY", .set = assign<&Config::ctrl_key>},
     Field{.key = "gold_dir", .env = "KVMHUB_GOLD_DIR", .set = assign<&Config::gold_dir>},
     Field{.key = "iso_dir", .env = "KVMHUB_ISO_DIR", .set = assign<&Config::iso_dir>},
+    Field{.key = "actions.timeout", .env = "KVMHUB_ACTION_TIMEOUT", .kind = Kind::Int, .min = 1, .max = kDay,
+          .unit = "seconds", .set = assign<&Config::action_timeout>},
     Field{.key = "demo", .env = "KVMHUB_DEMO", .kind = Kind::Bool, .set = assign<&Config::demo>},
 
     Field{.key = "http.io_threads", .kind = Kind::Int, .min = 0, .max = 256, .unit = "threads (0 = one per core)",

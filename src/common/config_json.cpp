@@ -106,6 +106,7 @@ json config_to_json(const Config& c) {
         {"shutdown_grace", c.http.shutdown_grace.count()},
         {"access_log", c.http.access_log},
     };
+    out["actions"] = {{"timeout", c.action_timeout.count()}};
     out["libvirt"] = {
         {"call_timeout", c.libvirt.call_timeout.count()},
         {"max_calls_per_host", c.libvirt.max_calls_per_host},

@@ -286,7 +286,7 @@ TEST_F(Catalog, TemplateCrudParsesBeforeSaving) {
     EXPECT_EQ(call("GET", "/conf/template/device/net.extra").body, text) << "a broken template must not be saved";
 
     expect_refused(call("PUT", "/conf/template/device/extra", text), 400, "name", "<disk|net|cdrom>.<name>");
-    expect_refused(call("PUT", "/conf/template/widget/x", text), 400, "kind", "domain, device or meta");
+    expect_refused(call("PUT", "/conf/template/widget/x", text), 400, "kind", "domain, device, meta or action");
     expect_refused(call("GET", "/conf/template/meta/nosuch"), 404, "name", "no meta template");
     ASSERT_EQ(call("DELETE", "/conf/template/device/net.extra").status, 200);
     EXPECT_EQ(call("GET", "/conf/template/device/net.extra").status, 404);

@@ -367,5 +367,58 @@ TEST_F(BackupTest, IgnoresDirectoryEntries) {
     EXPECT_EQ(report->apply, 1u);
 }
 
+// A simplekvm /conf/backup/ archive (tar of its DATA_DIR): templates, actions beside them, tables.
+TEST_F(BackupTest, RestoresASimplekvmBackupWithItsActions) {
+    const std::string hosts =
+        R"([{"name":"kvm1","tpl":"domain","url":"qemu+ssh://root@10.0.0.1:60022/system","arch":"x86_64",)"
+        R"("ipaddr":"10.0.0.1","sshport":60022,"sshuser":"root"}])";
+    const std::string bytes = craft({
+        {"./", "", AE_IFDIR},
+        {"./devices/", "", AE_IFDIR},
+        {"./devices/disk.file.tpl", "<disk type='file'/>\n"},
+        {"./devices/disk.file.action", "#!/bin/bash\nqemu-img create \"$X\"\n"},
+        {"./domains/domain.tpl", "<domain/>\n"},
+        {"./meta/user-data.tpl", "#cloud-config\n"},
+        {"./cidata/6f1c/cidata.iso", "iso bytes"},
+        {"./hosts.json", hosts},
+        {"./devices.json", R"([{"kvmhost":"kvm1","name":"disk.file","tpl":"disk.file","desc":"local disk"}])"},
+        {"./golds.json",
+         R"([{"name":"","arch":"x86_64","uri":"","size":1,"desc":"data disk"},)"
+         R"({"name":"bookworm","arch":"x86_64","uri":"/gold/bookworm.qcow2","size":2147483648,"desc":"d"}])"},
+        {"./iso.json",
+         R"([{"name":"","uri":"","desc":"MetaData ISO"},{"name":"d12","uri":"/iso/d12.iso","desc":"x"}])"},
+        {"./vars.json", R"([{"vm_ram_mb":"memory MiB"},{"vm_vcpus":"vCPUs"}])"},
+        {"./notes.txt", "not configuration"},
+    });
+    auto report = restore_backup(*store_, catalog_spec(), bytes, true);
+    ASSERT_TRUE(report) << report.error().desc;
+    EXPECT_EQ(report->total, 11u);
+    EXPECT_EQ(report->apply, 9u);
+    EXPECT_EQ(report->skip.size(), 4u);  // cidata, the blank gold and ISO, notes.txt
+    const Listing templates = dump(*store_, "/templates/");
+    EXPECT_EQ(templates, (Listing{{"/templates/action/disk.file", "#!/bin/bash\nqemu-img create \"$X\"\n"},
+                                  {"/templates/device/disk.file", "<disk type='file'/>\n"},
+                                  {"/templates/domain/domain", "<domain/>\n"},
+                                  {"/templates/meta/user-data", "#cloud-config\n"}}));
+    EXPECT_EQ(nlohmann::json::parse(dump(*store_, "/catalog/hosts/")[0].second)["sshport"], 60022);
+    EXPECT_EQ(dump(*store_, "/catalog/hosts/")[0].first, "/catalog/hosts/kvm1");
+    EXPECT_EQ(dump(*store_, "/catalog/devices/")[0].first, "/catalog/devices/kvm1/disk.file");
+    EXPECT_EQ(dump(*store_, "/catalog/golds/").size(), 1u);
+    EXPECT_EQ(dump(*store_, "/catalog/golds/")[0].first, "/catalog/golds/x86_64/bookworm");
+    EXPECT_EQ(dump(*store_, "/catalog/isos/")[0].first, "/catalog/isos/d12");
+    EXPECT_EQ(nlohmann::json::parse(dump(*store_, "/catalog/vars")[0].second),
+              (nlohmann::json{{"vm_ram_mb", "memory MiB"}, {"vm_vcpus", "vCPUs"}}));
+    EXPECT_EQ(dump(*store_, "/users/"), (Listing{{"/users/admin", "argon2id-hash"}})) << "outside the prefixes";
+
+    // A broken table refuses the whole archive, and nothing changes.
+    const Listing before = dump(*store_);
+    auto broken =
+        restore_backup(*store_, catalog_spec(), craft({{"devices/disk.x.action", "echo"}, {"hosts.json", "{"}}), true);
+    ASSERT_FALSE(broken);
+    EXPECT_EQ(broken.error().code, Errc::BadInput);
+    EXPECT_THAT(broken.error().desc, HasSubstr("hosts.json: not a JSON list"));
+    EXPECT_EQ(dump(*store_), before);
+}
+
 }  // namespace
 }  // namespace kvmhub::catalog

@@ -411,6 +411,23 @@ TEST_F(ConfigTest, ActVariablesAreCollectedAndOverrideFileValuesPerKey) {
               (std::map<std::string, std::string>{{"ACT_TMOUT", "30"}, {"ACT_POOL", "default"}, {"ACT_EMPTY", ""}}));
 }
 
+TEST_F(ConfigTest, ActionTimeoutFromFileAndEnvironment) {
+    auto d = load("");
+    ASSERT_TRUE(d) << error_of(d);
+    EXPECT_EQ(d->action_timeout, std::chrono::seconds(300));
+    auto c = load("[actions]\ntimeout = 20\nACT_TMOUT = \"5\"\n");
+    ASSERT_TRUE(c) << error_of(c);
+    EXPECT_EQ(c->action_timeout, std::chrono::seconds(20));
+    EXPECT_EQ(c->actions, (std::map<std::string, std::string>{{"ACT_TMOUT", "5"}})) << "timeout is not an ACT_* value";
+    EXPECT_EQ(config_to_json(*c)["actions"]["timeout"], 20);
+    auto e = load("[actions]\ntimeout = 20\n", {{"KVMHUB_ACTION_TIMEOUT", "45"}});
+    ASSERT_TRUE(e) << error_of(e);
+    EXPECT_EQ(e->action_timeout, std::chrono::seconds(45));
+    EXPECT_TRUE(FailsAt(load("[actions]\ntimeout = 0\n"), "actions.timeout", "between 1 and 86400"));
+    EXPECT_TRUE(FailsAt(load("[actions]\ntimeout = \"5m\"\n"), "actions.timeout", "expected an integer"));
+    EXPECT_TRUE(FailsAt(load_env({{"KVMHUB_ACTION_TIMEOUT", "-1"}}), "KVMHUB_ACTION_TIMEOUT", "between 1 and 86400"));
+}
+
 TEST_F(ConfigTest, AdminPasswordComesFromTheEnvironmentOnly) {
     auto c = load_env({{"KVMHUB_ADMIN_PASSWORD", "pw"}});
     ASSERT_TRUE(c) << error_of(c);
