@@ -13,6 +13,7 @@ class UserService;
 class TokenSigner;
 class LoginThrottle;
 class AuditLog;
+class LinkService;
 }  // namespace kvmhub::auth
 
 namespace kvmhub::catalog {
@@ -41,6 +42,7 @@ struct ApiContext {
     catalog::Catalog& catalog;
     vm::VmService& vms;
     cloudinit::SeedService& seeds;
+    auth::LinkService& links;
 };
 
 }  // namespace kvmhub::api
