@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <utility>
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -129,18 +130,19 @@ Result<TenantToken> decode_token(std::string_view token) {
     out.host = std::string(vm.substr(0, slash));
     out.uuid = std::string(vm.substr(slash + 1));
     if (!valid_vm(out.host, out.uuid)) return bad("token does not start with a valid '<host>/<uuid>'");
-    while (!query.empty()) {
+    // Exactly k, e, l in this order (the order ctrl_url writes), so each token has one spelling.
+    for (auto [name, slot] : {std::pair{"k", &out.k}, std::pair{"e", &out.e}, std::pair{"l", &out.l}}) {
         const auto amp = query.find('&');
         const std::string_view pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
         const auto eq = pair.find('=');
-        if (eq == std::string_view::npos) return bad("token query part without '='");
-        const std::string_view name = pair.substr(0, eq);
-        std::string* slot = name == "k" ? &out.k : name == "e" ? &out.e : name == "l" ? &out.l : nullptr;
-        if (slot == nullptr) return bad(fmt::format("token has an unknown parameter '{}'", name.substr(0, 16)));
-        if (!slot->empty()) return bad(fmt::format("token repeats the parameter '{}'", name));
+        if (pair.empty() || eq == std::string_view::npos || pair.substr(0, eq) != name)
+            return bad(fmt::format("token query must be k=...&e=...&l=...; '{}' is missing or out of place", name));
         *slot = std::string(pair.substr(eq + 1));
         if (slot->empty()) return bad(fmt::format("token parameter '{}' is empty", name));
+        const bool last = name == std::string_view("l");
+        if ((amp == std::string_view::npos) != last)
+            return bad(last ? "token has more after l=..." : "token query must be k=...&e=...&l=...");
     }
     std::int64_t expiry = 0;
     if (out.k.size() != kSignatureChars || !std::all_of(out.k.begin(), out.k.end(), is_id_char))

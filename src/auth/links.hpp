@@ -72,8 +72,9 @@ struct TenantToken {
 };
 
 // Decodes a token from ctrl_url. BadInput for anything that is not exactly
-// base64url("<host>/<uuid>?k=..&e=..[&l=..]") with a valid host name and uuid; unknown query
-// parameters are refused too. Checks the shape only, never the signature (that is verify()).
+// base64url("<host>/<uuid>?k=..&e=..&l=..") (in this order, nothing else) with a valid host name
+// and uuid, so encode_token() gives back the same text. Checks the shape only, never the
+// signature (that is verify()).
 Result<TenantToken> decode_token(std::string_view token);
 std::string encode_token(const TenantToken& token);
 
