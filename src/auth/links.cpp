@@ -156,6 +156,10 @@ std::string encode_token(const TenantToken& t) {
     return base64url_encode(fmt::format("{}/{}?k={}&e={}&l={}", t.host, t.uuid, t.k, t.e, t.l));
 }
 
+LinkService::Key::~Key() {
+    sodium_memzero(secret.data(), secret.size());
+}
+
 LinkService::LinkService(store::Store& store, const Clock& clock, std::chrono::seconds key_grace,
                          std::chrono::seconds max_lifetime)
     : store_(store), clock_(clock), key_grace_(key_grace), max_lifetime_(max_lifetime) {}
@@ -231,7 +235,6 @@ Result<KeyRotation> LinkService::rotate() {
         report.key_id = fresh.id;
         kept.push_back(std::move(fresh));
         auto put = store_.compare_and_swap(kLinkKeysKey, ring->revision, encode_ring(kept));
-        for (Key& k : kept) sodium_memzero(k.secret.data(), k.secret.size());
         if (put) {
             log::get("links")->info("rotated the tenant link key new={} previous={} previous_until={}", report.key_id,
                                     report.previous_id.empty() ? "-" : report.previous_id, report.previous_until);
@@ -272,7 +275,6 @@ Result<IssuedLink> LinkService::create(const std::string& host, const std::strin
 
     Link link{random_bytes_b64(kLinkIdBytes), host, uuid, expiry, creator, now, std::move(rights), false, {}, 0};
     std::string signature = link_signature(key->secret, host, uuid, expiry, link.id);
-    sodium_memzero(key->secret.data(), key->secret.size());
     prune_expired(now);
     auto put = store_.compare_and_swap(link_key(link.id), 0, link.to_json().dump());
     if (!put) return tl::unexpected(put.error());

@@ -111,9 +111,10 @@ public:
 private:
     struct Key {
         std::string id;
-        std::string secret;  // raw bytes
+        std::string secret;  // raw bytes, wiped when the Key goes away
         std::int64_t created = 0;
         std::int64_t retired = 0;  // 0 = current
+        ~Key();
     };
     struct Ring {
         std::vector<Key> keys;
