@@ -16,6 +16,7 @@
 #include "api/routes.hpp"
 #include "auth/audit.hpp"
 #include "auth/jwt.hpp"
+#include "auth/links.hpp"
 #include "auth/secrets.hpp"
 #include "auth/ssh_identity.hpp"
 #include "auth/throttle.hpp"
@@ -61,6 +62,7 @@ struct Services {
     std::unique_ptr<auth::TokenSigner> tokens;
     std::unique_ptr<auth::LoginThrottle> throttle;
     std::unique_ptr<auth::AuditLog> audit;
+    std::unique_ptr<auth::LinkService> links;
     catalog::CurlUrlProbe url_probe;
     std::unique_ptr<catalog::Catalog> catalog;
     std::unique_ptr<virt::Hypervisor> hypervisor;
@@ -97,6 +99,9 @@ struct Services {
         throttle = std::make_unique<auth::LoginThrottle>(clock, a.login_max_failures_per_user,
                                                          a.login_max_failures_per_ip, a.login_window, a.login_lockout);
         audit = std::make_unique<auth::AuditLog>(*store, clock);
+        // The link signing key is made at the first ctrl_url, not here.
+        links = std::make_unique<auth::LinkService>(*store, clock, config.tenant.key_grace,
+                                                    config.tenant.max_link_lifetime);
         catalog = std::make_unique<catalog::Catalog>(*store, config, url_probe);
         virt::VirtOptions virt_options;
         virt_options.call_timeout = config.libvirt.call_timeout;
@@ -150,7 +155,7 @@ struct Services {
 
     api::ApiContext context() {
         return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,
-                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks};
+                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks, *links};
     }
 };
 

@@ -13,6 +13,7 @@ class UserService;
 class TokenSigner;
 class LoginThrottle;
 class AuditLog;
+class LinkService;
 }  // namespace kvmhub::auth
 
 namespace kvmhub::catalog {
@@ -43,6 +44,7 @@ struct ApiContext {
     vm::VmService& vms;
     cloudinit::SeedService& seeds;
     vm::TaskService& tasks;
+    auth::LinkService& links;
 };
 
 }  // namespace kvmhub::api

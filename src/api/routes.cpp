@@ -1,6 +1,7 @@
 #include "api/routes.hpp"
 
 #include "api/admin_guard.hpp"
+#include "api/tenant_guard.hpp"
 #include "auth/audit.hpp"
 
 namespace kvmhub::api {
@@ -12,6 +13,20 @@ http::Reply audited(ApiContext& ctx, const http::Request& request, const std::st
     return result ? http::Reply::ok(ok_fields) : http::Reply::error(result.error());
 }
 
+http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std::string& action,
+                        const std::string& target, http::Reply reply) {
+    std::string result = "ok";
+    if (reply.status >= 400) {
+        const auto body = nlohmann::json::parse(reply.body, nullptr, false);
+        result = body.is_object() && body.contains("desc") && body["desc"].is_string()
+                     ? body["desc"].get<std::string>()
+                     : "HTTP " + std::to_string(reply.status);
+    }
+    ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal, action, target, result,
+                                      request.request_id});
+    return reply;
+}
+
 Result<std::string> required_query(const http::Request& request, const std::string& name) {
     const std::string* value = request.query_param(name);
     if (value == nullptr || value->empty())
@@ -21,6 +36,7 @@ Result<std::string> required_query(const http::Request& request, const std::stri
 
 Status build_router(http::Router& router, ApiContext& ctx) {
     router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens));
+    router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));
     router.add(catalog_routes(ctx));
@@ -28,6 +44,7 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.add(vm_routes(ctx));
     router.add(meta_routes(ctx));
     router.add(task_routes(ctx));
+    router.add(link_routes(ctx));
     return router.seal();
 }
 

@@ -29,10 +29,14 @@ std::vector<http::Route> template_routes(ApiContext& ctx);  // routes_templates.
 std::vector<http::Route> vm_routes(ApiContext& ctx);        // routes_vm.cpp
 std::vector<http::Route> meta_routes(ApiContext& ctx);      // routes_meta.cpp
 std::vector<http::Route> task_routes(ApiContext& ctx);      // routes_tasks.cpp
+std::vector<http::Route> link_routes(ApiContext& ctx);      // routes_links.cpp
 
 // Records the change in the audit log and answers: `ok_fields` on success, the error otherwise.
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,
                     const Status& result, const nlohmann::json& ok_fields = nullptr);
+// Records a reply that came from elsewhere (a read a tenant made): "ok", or the error's desc.
+http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std::string& action,
+                        const std::string& target, http::Reply reply);
 // A required query parameter (simplekvm's 800 when missing or blank).
 Result<std::string> required_query(const http::Request& request, const std::string& name);
 

@@ -1,5 +1,5 @@
 // Catalog routes (simplekvm paths): hosts (a deleted host takes its VM cache along), gold
-// images, ISOs, and the /tpl/ listings.
+// images, ISOs, and the /tpl/ listings (the ISO one for tenants too).
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
 #include "catalog/catalog.hpp"
@@ -81,6 +81,11 @@ Reply tpl_iso(ApiContext& ctx, Request&) {
     return listing("iso", ctx.catalog.isos(), {{"server", ctx.config.meta_srv}});
 }
 
+// The tenant's view of the ISO catalog, for changing its VM's CD-ROM; audited like every tenant call.
+Reply user_getiso(ApiContext& ctx, Request& req) {
+    return audit_reply(ctx, req, "iso.list", param(req, "host") + "/" + param(req, "uuid"), tpl_iso(ctx, req));
+}
+
 }  // namespace
 
 std::vector<http::Route> catalog_routes(ApiContext& ctx) {
@@ -97,6 +102,7 @@ std::vector<http::Route> catalog_routes(ApiContext& ctx) {
         {Method::Get, "/tpl/gold/", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
         {Method::Get, "/tpl/gold/{arch}", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
         {Method::Get, "/tpl/iso/", Access::Admin, Surface::Admin, bind(ctx, tpl_iso), 0},
+        {Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_getiso), 0},
     };
 }
 

@@ -1,9 +1,13 @@
 // /vm/<cmd>/<host>[/<uuid>]: the simplekvm VM commands. Like simplekvm, a query parameter
-// the command does not take is an error (998); `k` and `e` (tenant link parts) are ignored.
+// the command does not take is an error (998); `k`, `e` and `l` (tenant link parts) are ignored.
+// The tenant routes /user/vm/<cmd>/<host>/<uuid> (api-compat.md) run the same handlers: the
+// tenant guard (api/tenant_guard.hpp) has checked the link against the VM in the path and the
+// command against the link's rights before they are called.
 #include <algorithm>
 #include <functional>
 #include <set>
 #include <string_view>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -17,7 +21,7 @@ namespace {
 
 Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
     for (const auto& [name, value] : req.query) {
-        if (name == "k" || name == "e") continue;
+        if (name == "k" || name == "e" || name == "l") continue;
         bool known = false;
         for (const char* a : allowed) known = known || name == a;
         if (!known)
@@ -92,12 +96,21 @@ Reply vm_reset(ApiContext& ctx, Request& req) {
     return vm_change(ctx, req, "reset", {}, [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
 }
 
-Reply vm_stop(ApiContext& ctx, Request& req) {
+// `forced` powers off whatever `force` says (a tenant's POST stop); else `force=true` does.
+Reply stop_vm(ApiContext& ctx, Request& req, bool forced) {
     const std::string force = query_or(req, "force", "false");
     return vm_change(ctx, req, "stop", {"force"}, [&]() -> Status {
         if (force != "true" && force != "false") return fail(Errc::BadInput, "force", "force must be true or false");
-        return ctx.vms.stop(host_of(req), uuid_of(req), force == "true");
+        return ctx.vms.stop(host_of(req), uuid_of(req), forced || force == "true");
     });
+}
+
+Reply vm_stop(ApiContext& ctx, Request& req) {
+    return stop_vm(ctx, req, false);
+}
+
+Reply vm_stop_forced(ApiContext& ctx, Request& req) {
+    return stop_vm(ctx, req, true);
 }
 
 Reply vm_delete(ApiContext& ctx, Request& req) {
@@ -241,6 +254,15 @@ Reply vm_cdrom(ApiContext& ctx, Request& req) {
                    {{"dev", *dev}, {"isoname", isoname}});
 }
 
+// Reads change nothing, so the admin routes do not audit them; a tenant's every call is audited.
+Reply user_list(ApiContext& ctx, Request& req) {
+    return audit_reply(ctx, req, "vm.list", host_of(req) + "/" + uuid_of(req), vm_list_one(ctx, req));
+}
+
+Reply user_snapshot_list(ApiContext& ctx, Request& req) {
+    return audit_reply(ctx, req, "vm.snapshot_list", host_of(req) + "/" + uuid_of(req), vm_snapshot_list(ctx, req));
+}
+
 }  // namespace
 
 std::vector<http::Route> vm_routes(ApiContext& ctx) {
@@ -277,6 +299,28 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
         for (Method m : {Method::Get, Method::Post})
             routes.push_back(
                 {m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Surface::Admin, bind(ctx, fn), 0});
+
+    // A tenant's commands on the one VM of its link. GET stop shuts down gracefully unless
+    // force=true; POST stop powers off (api-compat.md). The ISO catalog route is in routes_catalog.cpp.
+    const std::tuple<Method, const char*, http::Reply (*)(ApiContext&, Request&)> tenant[] = {
+        {Method::Get, "list", user_list},
+        {Method::Get, "start", vm_start},
+        {Method::Post, "start", vm_start},
+        {Method::Get, "reset", vm_reset},
+        {Method::Post, "reset", vm_reset},
+        {Method::Get, "stop", vm_stop},
+        {Method::Post, "stop", vm_stop_forced},
+        {Method::Get, "snapshot", user_snapshot_list},
+        {Method::Post, "snapshot", vm_snapshot_create},
+        {Method::Get, "revert_snapshot", vm_snapshot_revert},
+        {Method::Post, "revert_snapshot", vm_snapshot_revert},
+        {Method::Get, "delete_snapshot", vm_snapshot_delete},
+        {Method::Post, "delete_snapshot", vm_snapshot_delete},
+        {Method::Post, "cdrom", vm_cdrom},
+    };
+    for (const auto& [m, cmd, fn] : tenant)
+        routes.push_back(
+            {m, fmt::format("/user/vm/{}/{{host}}/{{uuid}}", cmd), Access::Tenant, Surface::Tenant, bind(ctx, fn), 0});
     return routes;
 }
 

@@ -64,6 +64,14 @@ struct LibvirtConfig {
     std::chrono::seconds resync_interval{60};   // every host's guest cache is re-read this often
 };
 
+// Tenant self-service links (auth/links.hpp).
+struct TenantConfig {
+    // How long a link signed with the previous key keeps working after POST /api/links/rotate.
+    std::chrono::seconds key_grace{24 * 3600};
+    // The furthest expiry ctrl_url accepts, counted from now.
+    std::chrono::seconds max_link_lifetime{366 * 24 * 3600};
+};
+
 struct Config {
     std::string config_file;  // the file that was read, empty if none
     std::string data_dir = "./data";
@@ -73,6 +81,7 @@ struct Config {
     AuthConfig auth;
     HttpConfig http;
     LibvirtConfig libvirt;
+    TenantConfig tenant;
 
     // simplekvm-compatible settings (their environment names are accepted as aliases)
     std::string meta_srv = "127.0.0.1:8080";  // host[:port] guests and hosts reach the metadata service on

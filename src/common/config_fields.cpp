@@ -54,6 +54,7 @@ constexpr std::array<std::string_view, 2> kBackends{"sqlite", "etcd"};
 
 constexpr std::int64_t kDay = 24 * 3600;
 constexpr std::int64_t kMaxSeconds = 30 * kDay;  // keeps ms/us conversions far from overflow
+constexpr std::int64_t kTenYears = 3660 * kDay;
 constexpr std::int64_t kMaxFailures = 1'000'000;
 
 // clang-format off
@@ -116,6 +117,12 @@ const std::array kFields{
           .unit = "seconds", .set = assign<&Config::auth, &AuthConfig::login_window>},
     Field{.key = "auth.login_lockout", .env = "KVMHUB_LOGIN_LOCKOUT", .kind = Kind::Int, .min = 1, .max = kMaxSeconds,
           .unit = "seconds", .set = assign<&Config::auth, &AuthConfig::login_lockout>},
+
+    Field{.key = "tenant.key_grace", .env = "KVMHUB_TENANT_KEY_GRACE", .kind = Kind::Int, .min = 0, .max = kMaxSeconds,
+          .unit = "seconds (0 to 30 days)", .set = assign<&Config::tenant, &TenantConfig::key_grace>},
+    Field{.key = "tenant.max_link_lifetime", .env = "KVMHUB_TENANT_MAX_LINK_LIFETIME", .kind = Kind::Int, .min = 60,
+          .max = kTenYears, .unit = "seconds (1 minute to 10 years)",
+          .set = assign<&Config::tenant, &TenantConfig::max_link_lifetime>},
 };
 // clang-format on
 

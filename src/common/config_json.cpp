@@ -112,6 +112,10 @@ json config_to_json(const Config& c) {
         {"max_calls_per_host", c.libvirt.max_calls_per_host},
         {"resync_interval", c.libvirt.resync_interval.count()},
     };
+    out["tenant"] = {
+        {"key_grace", c.tenant.key_grace.count()},
+        {"max_link_lifetime", c.tenant.max_link_lifetime.count()},
+    };
     json endpoints = json::array();
     for (const std::string& e : c.store.etcd_endpoints) endpoints.push_back(without_userinfo(e));
     out["store"] = {

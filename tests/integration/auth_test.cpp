@@ -7,6 +7,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/route_table.hpp"
 
 namespace kvmhub::test {
 namespace {
@@ -78,34 +79,6 @@ TEST(Login, LogoutClearsTheCookie) {
     auto cookie = r.header("set-cookie");
     EXPECT_NE(cookie.find("token=;"), std::string::npos) << cookie;
     EXPECT_NE(cookie.find("Max-Age=0"), std::string::npos) << cookie;
-}
-
-struct RouteInfo {
-    std::string method, pattern, access, surface;
-};
-
-std::vector<RouteInfo> route_table() {
-    auto result = run_kvmhubd({"routes"}, {}, {{"KVMHUB_DEMO", "false"}});
-    EXPECT_EQ(result.exit_code, 0) << result.output;
-    auto j = nlohmann::json::parse(result.output);
-    std::vector<RouteInfo> out;
-    for (const auto& r : j) out.push_back({r["method"], r["pattern"], r["access"], r["surface"]});
-    return out;
-}
-
-// A concrete path for a pattern: every {param} gets a plausible value.
-std::string concrete(const std::string& pattern) {
-    std::string out;
-    for (size_t i = 0; i < pattern.size(); ++i) {
-        if (pattern[i] != '{') {
-            out += pattern[i];
-            continue;
-        }
-        size_t end = pattern.find('}', i);
-        out += pattern.compare(end - 1, 1, "*") == 0 ? "a/b" : "x1";
-        i = end;
-    }
-    return out;
 }
 
 // Tokens that must never open an admin route, each with the reason.

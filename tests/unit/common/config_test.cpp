@@ -108,6 +108,9 @@ login_max_failures_per_user = 3
 login_max_failures_per_ip = 9
 login_window = 60
 login_lockout = 120
+[tenant]
+key_grace = 0
+max_link_lifetime = 86400
 [actions]
 ACT_TMOUT = "5"
 )");
@@ -137,6 +140,8 @@ ACT_TMOUT = "5"
     EXPECT_EQ(c->auth.login_max_failures_per_ip, 9);
     EXPECT_EQ(c->auth.login_window, std::chrono::seconds(60));
     EXPECT_EQ(c->auth.login_lockout, std::chrono::seconds(120));
+    EXPECT_EQ(c->tenant.key_grace, std::chrono::seconds(0));
+    EXPECT_EQ(c->tenant.max_link_lifetime, std::chrono::seconds(86400));
     EXPECT_EQ(c->actions.at("ACT_TMOUT"), "5");
     EXPECT_EQ(c->config_file, dir_.file("kvmhub.toml"));
 }
@@ -325,7 +330,9 @@ TEST_F(ConfigTest, EveryScalarVariableIsRead) {
                        {"KVMHUB_ACCESS_LOG", "0"},
                        {"KVMHUB_DEMO", "FALSE"},
                        {"KVMHUB_GOLD_SRV", "g"},
-                       {"KVMHUB_CTRL_SRV", "c"}});
+                       {"KVMHUB_CTRL_SRV", "c"},
+                       {"KVMHUB_TENANT_KEY_GRACE", "5"},
+                       {"KVMHUB_TENANT_MAX_LINK_LIFETIME", "600"}});
     ASSERT_TRUE(c) << error_of(c);
     EXPECT_EQ(c->log_level, "debug");
     EXPECT_EQ(c->auth.token_ttl, std::chrono::seconds(120));
@@ -337,6 +344,8 @@ TEST_F(ConfigTest, EveryScalarVariableIsRead) {
     EXPECT_FALSE(c->demo);
     EXPECT_EQ(c->gold_srv, "g");
     EXPECT_EQ(c->ctrl_srv, "c");
+    EXPECT_EQ(c->tenant.key_grace, std::chrono::seconds(5));
+    EXPECT_EQ(c->tenant.max_link_lifetime, std::chrono::seconds(600));
 }
 
 TEST_F(ConfigTest, AccessLogAcceptsTrueFalseOneZero) {
@@ -490,6 +499,10 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"[auth]\nlogin_max_failures_per_ip = 0", "auth.login_max_failures_per_ip", ""},
         RangeCase{"[auth]\nlogin_window = 0", "auth.login_window", ""},
         RangeCase{"[auth]\nlogin_lockout = 0", "auth.login_lockout", ""},
+        RangeCase{"[tenant]\nkey_grace = -1", "tenant.key_grace", "0 to 30 days"},
+        RangeCase{"[tenant]\nkey_grace = 2592001", "tenant.key_grace", "0 to 30 days"},
+        RangeCase{"[tenant]\nmax_link_lifetime = 59", "tenant.max_link_lifetime", "1 minute to 10 years"},
+        RangeCase{"[tenant]\nmax_link_lifetime = 316224001", "tenant.max_link_lifetime", "1 minute to 10 years"},
         RangeCase{"[store]\nbackend = \"mysql\"", "store.backend", "sqlite, etcd"},
         RangeCase{"[store]\netcd_endpoints = [\"127.0.0.1:2379\"]", "store.etcd_endpoints", "http://"},
         RangeCase{"[store]\nbackend = \"etcd\"\netcd_endpoints = []", "store.etcd_endpoints", "at least one endpoint"},
@@ -678,6 +691,8 @@ TEST_F(ConfigTest, DumpHasTheSimplekvmNamesAndEverySection) {
     EXPECT_EQ(j["http"]["body_limit"], 1048576);
     EXPECT_EQ(j["http"]["request_timeout"], 60);
     EXPECT_EQ(j["auth"]["token_ttl"], 3600);
+    EXPECT_EQ(j["tenant"]["key_grace"], 86400);
+    EXPECT_EQ(j["tenant"]["max_link_lifetime"], 366 * 86400);
     EXPECT_EQ(j["store"]["sqlite_path"], "/d/kvmhub.db");
 }
 
