@@ -69,9 +69,9 @@ struct Services {
     std::unique_ptr<cloudinit::SeedService> seeds;
     std::unique_ptr<disks::GoldCache> golds;
     std::unique_ptr<disks::Provisioner> provisioner;
+    std::unique_ptr<vm::TaskService> tasks;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
-    std::unique_ptr<vm::TaskService> tasks;
 
     explicit Services(const Config& c) : config(c) {}
     // Teardown in dependency order: no more events (on_event waits for a running callback),
@@ -111,11 +111,6 @@ struct Services {
         golds = std::make_unique<disks::GoldCache>(
             (std::filesystem::path(config.data_dir) / "gold-cache").string(), config.gold_dir, config.gold_srv);
         provisioner = std::make_unique<disks::Provisioner>(*hypervisor, metrics);
-        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, *golds, *provisioner, config,
-                                              clock);
-        // Lifecycle events keep the guest cache current without a list call.
-        cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
-        hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
         // The owner id survives restarts with the data dir; ":memory:" stores (the routes listing)
         // have no past to recover and get a throwaway one.
         std::string owner = new_uuid();
@@ -125,22 +120,26 @@ struct Services {
             owner = *id;
         }
         tasks = std::make_unique<vm::TaskService>(*store, clock, owner);
+        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, *golds, *provisioner, *tasks,
+                                              config, clock);
+        // Lifecycle events keep the guest cache current without a list call.
+        cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
+        hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
         return {};
     }
 
     // Tasks this daemon was running when it stopped are failed, and what they made so far is removed.
-    // A SQLite store is this daemon's alone, so every running task in it was interrupted.
+    // A SQLite store is this daemon's alone, so every running task in it was interrupted and every
+    // VM lock in it is left over.
     Status recover_tasks() {
         auto recovered = tasks->recover(
-            [](const nlohmann::json& task, const std::string& entry) -> Status {
-                // Nothing records removable entries yet (disk provisioning will); until then they stay
-                // listed in the failed task rather than being dropped unseen.
-                return fail(Errc::Internal, "cleanup",
-                            fmt::format("no cleanup handler for '{}' of a {} task; remove it by hand", entry,
-                                        task.value("kind", "")));
+            [this](const nlohmann::json& task, const std::string& entry) {
+                return vms->cleanup_interrupted(task, entry);
             },
             store->backend() == "sqlite");
         if (!recovered) return tl::unexpected(recovered.error());
+        if (store->backend() == "sqlite")
+            if (auto released = vms->release_locks(); !released) return tl::unexpected(released.error());
         if (auto pruned = tasks->prune(); !pruned) return tl::unexpected(pruned.error());
         return {};
     }

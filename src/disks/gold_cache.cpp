@@ -160,10 +160,13 @@ Result<LocalGold> GoldCache::get(const std::string& uri, const Progress& progres
 
     if (uri.rfind("file://", 0) == 0) return local(uri, progress);
     if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) return remote(uri, progress);
-    if (uri.rfind('/', 0) == 0 && uri.find("..") == std::string::npos)
-        return remote(fmt::format("http://{}{}", gold_srv_, uri), progress);
+    if (uri.rfind('/', 0) == 0 && uri.find("..") == std::string::npos) return remote(url_of(uri), progress);
     return fail(Errc::BadInput, "gold",
                 fmt::format("the gold's uri '{}' is not http(s)://..., file:///... or /path on GOLD_SRV", uri));
+}
+
+std::string GoldCache::url_of(const std::string& uri) const {
+    return uri.rfind('/', 0) == 0 ? fmt::format("http://{}{}", gold_srv_, uri) : uri;
 }
 
 Result<LocalGold> GoldCache::local(const std::string& uri, const Progress& progress) {

@@ -42,6 +42,9 @@ public:
 
     // The local file of a gold's catalog `uri`, fetched when needed.
     Result<LocalGold> get(const std::string& uri, const Progress& progress);
+    // Where a gold's catalog `uri` is: a path on GOLD_SRV becomes http://GOLD_SRV/path; http(s)
+    // and file:// URIs are already whole.
+    std::string url_of(const std::string& uri) const;
 
     // How many downloads were started (tests: a second get() of a URI must not download).
     std::uint64_t downloads() const;

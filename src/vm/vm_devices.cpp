@@ -10,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "common/xml_escape.hpp"
+#include "vm/action_runner.hpp"
 #include "vm/vm_service.hpp"
 
 namespace kvmhub::vm {
@@ -157,6 +158,40 @@ Error went_away(std::string_view what) {
 Result<nlohmann::json> VmService::attach_device(const std::string& host, const std::string& uuid,
                                                 const std::string& device, const nlohmann::json& body,
                                                 const ProgressSink& progress) {
+    auto task = tasks_.create("attach_device", host, uuid, fmt::format("attach {}", device));
+    if (!task) return tl::unexpected(task.error());
+    // Every line goes to the client and into the task, where GET /api/tasks/<id> shows it.
+    auto logged = [&](std::string_view line) {
+        if (auto kept = tasks_.log(*task, line); !kept)
+            log::get("vm")->warn("cannot log to task id={} error={}", *task, kept.error().desc);
+        return progress(line);
+    };
+    Result<nlohmann::json> result = logged("task " + *task)
+                                        ? attach_in_task(host, uuid, device, body, *task, logged)
+                                        : tl::unexpected(went_away("attach"));
+    Status ended = result ? tasks_.finish(*task, *result) : tasks_.fail(*task, result.error());
+    if (!ended) log::get("vm")->warn("cannot end task id={} error={}", *task, ended.error().desc);
+    if (result) (*result)["task"] = *task;
+    return result;
+}
+
+Status VmService::cleanup_interrupted(const nlohmann::json& task, const std::string& entry) {
+    constexpr std::string_view kVolume = "volume ";
+    if (entry.rfind(kVolume, 0) != 0)
+        return fail(Errc::BadInput, "cleanup", fmt::format("unknown cleanup entry '{}'; remove it by hand", entry));
+    const std::string path = entry.substr(kVolume.size());
+    auto ref = host_ref(task.value("host", ""));
+    if (!ref) return tl::unexpected(ref.error());
+    auto gone = hypervisor_.delete_volume(*ref, path);
+    if (!gone && gone.error().code != Errc::NotFound) return gone;
+    log::get("vm")->info("removed volume of an interrupted task host={} vol={} task={}", ref->name, path,
+                         task.value("id", ""));
+    return {};
+}
+
+Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const std::string& uuid,
+                                                 const std::string& device, const nlohmann::json& body,
+                                                 const std::string& task, const ProgressSink& progress) {
     if (!body.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of variables");
     auto ref = resolve(host, uuid);
     if (!ref) return tl::unexpected(ref.error());
@@ -234,13 +269,25 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
             auto dev = read_device(*xml, tpl_name);
             if (!dev) return tl::unexpected(dev.error());
 
+            // A volume is in the task's cleanup list from before it is made until it is attached
+            // (or removed again), so a daemon killed in between removes it at its next start.
+            auto track = [&](const std::string& path) { return tasks_.add_cleanup(task, "volume " + path); };
+            auto untrack = [&](const std::string& path) {
+                if (auto ok = tasks_.remove_cleanup(task, "volume " + path); !ok)
+                    log::get("vm")->warn("cannot update task id={} error={}", task, ok.error().desc);
+            };
             // A disk whose source is a volume in a pool is made here, through libvirt.
-            std::string made;  // "pool/volume" to delete again when the attach does not happen
+            std::string made;      // "pool/volume" to delete again when the attach does not happen
+            std::string gold_url;  // for the action script
             auto undo = [&](Error err) -> Status {
-                if (!made.empty())
-                    if (auto gone = hypervisor_.delete_volume(*ref, made); !gone && gone.error().code != Errc::NotFound)
+                if (!made.empty()) {
+                    auto gone = hypervisor_.delete_volume(*ref, made);
+                    if (gone || gone.error().code == Errc::NotFound)
+                        untrack(made);
+                    else
                         log::get("vm")->error("cannot delete volume of a failed attach host={} vol={} error={}", host,
                                               made, gone.error().desc);
+                }
                 return tl::unexpected(std::move(err));
             };
             if (dev->element == "disk" && dev->device == "disk" && dev->type == "volume") {
@@ -284,30 +331,52 @@ Result<nlohmann::json> VmService::attach_device(const std::string& host, const s
                             403);
                     request.capacity =
                         *size > 0 ? requested : std::max<std::uint64_t>(kDefaultGiB * kGiB, local->virtual_size);
+                    gold_url = golds_.url_of(gold->value("uri", ""));
+                    // A base that is not in the pool yet is this task's to remove if it dies uploading.
+                    const std::string base_path = pool.name + "/" + disks::base_name(*gold_name, *local);
+                    const bool new_base = !hypervisor_.volume(*ref, pool.name, disks::base_name(*gold_name, *local));
+                    if (new_base)
+                        if (auto tracked = track(base_path); !tracked) return tracked;
                     auto base = provisioner_.base(*ref, pool, *gold_name, *local, progress);
+                    if (new_base) untrack(base_path);
                     if (!base) return tl::unexpected(base.error());
                     if (!progress(fmt::format("creating {} as a {} of {}", dev->volume,
                                               *clone == disks::Clone::Linked ? "linked clone" : "full copy",
                                               base->name)))
                         return tl::unexpected(went_away("attach"));
+                    if (auto tracked = track(dev->pool + "/" + dev->volume); !tracked) return tracked;
                     volume = provisioner_.make_disk(*ref, request, &*base, &*local);
                 } else {
                     request.capacity = static_cast<std::uint64_t>(*size > 0 ? *size : kDefaultGiB) * kGiB;
                     if (!progress(
                             fmt::format("creating blank volume {} of {} GiB", dev->volume, request.capacity / kGiB)))
                         return tl::unexpected(went_away("attach"));
+                    if (auto tracked = track(dev->pool + "/" + dev->volume); !tracked) return tracked;
                     volume = provisioner_.make_disk(*ref, request, nullptr, nullptr);
                 }
-                if (!volume) return tl::unexpected(volume.error());
+                if (!volume) {  // make_disk removed what it half-made
+                    untrack(dev->pool + "/" + dev->volume);
+                    return tl::unexpected(volume.error());
+                }
                 made = dev->pool + "/" + dev->volume;
                 result["vol"] = made;
                 result["size"] = volume->capacity;
             }
 
-            // The device template's action script (`<template>.action`, simplekvm's provisioning
-            // hook) runs here, once the `actions` branch has landed: the request JSON with vm_uuid,
-            // vm_last_disk and the gold URL on stdin, URL/TYPE/HOSTIP/SSHPORT/SSHUSER/ACT_* in the
-            // environment, its lines to `progress`; a non-zero exit must go through undo() below.
+            // The device template's action script (simplekvm's `<template>.action`): its lines
+            // stream to the client; when it fails, nothing is attached and the volume goes.
+            auto script = catalog_.action_script(tpl_name);
+            if (!script) return undo(script.error());
+            if (*script) {
+                if (!progress(fmt::format("running the action script of {}", tpl_name)))
+                    return undo(went_away("attach"));
+                ActionSpec action{.name = tpl_name,
+                                  .script = **script,
+                                  .input = action_input(body, uuid, target, gold_url),
+                                  .env = action_environment(*record, tpl_name, config_.actions),
+                                  .timeout = config_.action_timeout};
+                if (auto ran = run_action(action, progress); !ran) return undo(ran.error());
+            }
 
             if (!progress(fmt::format("attaching {} to VM {}", target.empty() ? device : target, uuid)))
                 return undo(went_away("attach"));

@@ -48,13 +48,14 @@ nlohmann::json guest_json(const virt::GuestInfo& g, std::int64_t updated) {
 
 VmService::VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
                      cloudinit::SeedService& seeds, disks::GoldCache& golds, disks::Provisioner& provisioner,
-                     const Config& config, const Clock& clock)
+                     TaskService& tasks, const Config& config, const Clock& clock)
     : store_(store),
       catalog_(catalog),
       hypervisor_(hypervisor),
       seeds_(seeds),
       golds_(golds),
       provisioner_(provisioner),
+      tasks_(tasks),
       config_(config),
       clock_(clock) {}
 

@@ -75,6 +75,22 @@ Status VmService::locked(const virt::HostRef& host, const std::string& uuid, con
     return result;
 }
 
+Result<std::size_t> VmService::release_locks() {
+    auto held = store_.list("/locks/vm/");
+    if (!held) return tl::unexpected(held.error());
+    for (const auto& lock : *held) {
+        auto released = lock.lease ? store_.revoke_lease(lock.lease) : Status{};
+        if (released && !lock.lease) {
+            auto erased = store_.erase(lock.key);
+            if (!erased) released = tl::unexpected(erased.error());
+        }
+        if (!released && released.error().code != Errc::NotFound) return tl::unexpected(released.error());
+        log::get("vm")->warn("released the lock of an operation a stopped kvmhubd left behind key={} holder={}",
+                             lock.key, lock.value);
+    }
+    return held->size();
+}
+
 Result<std::string> VmService::xml(const std::string& host, const std::string& uuid) {
     auto ref = resolve(host, uuid);
     if (!ref) return tl::unexpected(ref.error());

@@ -25,6 +25,7 @@
 #include "disks/provisioner.hpp"
 #include "store/store.hpp"
 #include "virt/hypervisor.hpp"
+#include "vm/tasks.hpp"
 
 namespace kvmhub::vm {
 
@@ -39,7 +40,7 @@ class VmService {
 public:
     VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
               cloudinit::SeedService& seeds, disks::GoldCache& golds, disks::Provisioner& provisioner,
-              const Config& config, const Clock& clock);
+              TaskService& tasks, const Config& config, const Clock& clock);
 
     // ---- vm_create.cpp ----
     // Renders the host's domain template with the vm_* variables of `body` and defines the VM
@@ -66,6 +67,10 @@ public:
     void resync_all();
 
     // ---- vm_ops.cpp ----
+    // At the start of the only daemon on a store (SQLite): VM operation locks still held belong
+    // to operations a killed predecessor left, and their leases would keep them for up to 10
+    // minutes. Releases them all; returns how many there were.
+    Result<std::size_t> release_locks();
     Result<std::string> xml(const std::string& host, const std::string& uuid);
     Status start(const std::string& host, const std::string& uuid);
     Status stop(const std::string& host, const std::string& uuid, bool force);
@@ -88,11 +93,17 @@ public:
 
     // ---- vm_devices.cpp ----
     // Renders the device template `device` (enabled on the host) for the VM with the next free
-    // target on its bus, provisions its volume (from `gold` in body, or blank), attaches it
-    // (persistent, and live when running). Returns {"desc","dev"[,"mac"][,"vol"]}. Whatever
-    // fails, or a client that goes away (`progress` false), leaves no volume and no device.
+    // target on its bus, provisions its volume (from `gold` in body, or blank), runs the
+    // template's action script if it has one, attaches the device (persistent, and live when
+    // running). Returns {"desc","dev","task"[,"mac"][,"vol"]}. Whatever fails, or a client that
+    // goes away (`progress` false), leaves no volume and no device. The work is a task (its first
+    // progress line is "task <id>"), whose cleanup list names the volumes being made, so that a
+    // daemon killed half-way removes them at its next start (cleanup_interrupted()).
     Result<nlohmann::json> attach_device(const std::string& host, const std::string& uuid, const std::string& device,
                                          const nlohmann::json& body, const ProgressSink& progress);
+    // Removes one cleanup entry of a task a killed daemon left running ("volume <pool>/<name>"
+    // on the task's host). A volume already gone counts as removed.
+    Status cleanup_interrupted(const nlohmann::json& task, const std::string& entry);
     // `dev` is a disk or CD-ROM target (a disk's pool volume is deleted too) or a NIC's MAC.
     Result<nlohmann::json> detach_device(const std::string& host, const std::string& uuid, const std::string& dev);
     // Puts a catalog ISO (or, for an empty name, the VM's cidata ISO) into CD-ROM `dev`.
@@ -100,6 +111,10 @@ public:
                         const std::string& isoname);
 
 private:
+    // attach_device()'s work within task `task`.
+    Result<nlohmann::json> attach_in_task(const std::string& host, const std::string& uuid, const std::string& device,
+                                          const nlohmann::json& body, const std::string& task,
+                                          const ProgressSink& progress);
     // Renders the host's domain template for `body` and defines the VM; returns its uuid.
     Result<std::string> define_vm(const std::string& host, const nlohmann::json& body, const std::string& creator);
     // The host's record as a hypervisor reference; NotFound for an unknown host.
@@ -143,6 +158,7 @@ private:
     cloudinit::SeedService& seeds_;
     disks::GoldCache& golds_;
     disks::Provisioner& provisioner_;
+    TaskService& tasks_;
     const Config& config_;
     const Clock& clock_;
 

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
+#include <utility>
 #include <future>
 #include <sstream>
 
@@ -79,13 +81,7 @@ protected:
                                       dir_->file("gold") + "/t.qcow2"});
         ASSERT_EQ(converted.exit_code, 0) << converted.output;
 
-        // qemu itself fetches network CD-ROM media from META_SRV: it must be this daemon on loopback.
-        const int port = free_port();
-        daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
-                              .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
-                                      {"KVMHUB_GOLD_DIR", dir_->file("gold")},
-                                      {"KVMHUB_META_SRV", "127.0.0.1:" + std::to_string(port)}},
-                              .default_listen = false});
+        daemon_ = new Daemon(daemon_options(free_port()));
         token_ = new std::string(daemon_->login());
         auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
                                 read_text(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
@@ -124,6 +120,25 @@ protected:
         delete pool_;
         delete marker_;
         delete dir_;
+    }
+
+    // qemu itself fetches network CD-ROM media from META_SRV: it must be this daemon on loopback.
+    static DaemonOptions daemon_options(int port, const std::string& data_dir = "") {
+        return {.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
+                .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
+                        {"KVMHUB_GOLD_DIR", dir_->file("gold")},
+                        {"KVMHUB_META_SRV", "127.0.0.1:" + std::to_string(port)}},
+                .default_listen = false,
+                .data_dir = data_dir};
+    }
+
+    // Sends an attach on a raw connection (the reply is read as it streams); returns the socket.
+    static std::unique_ptr<RawSocket> start_attach(const std::string& uuid, const std::string& body) {
+        auto client = std::make_unique<RawSocket>(daemon_->port());
+        client->send("POST /vm/attach_device/kvm1/" + uuid + "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     *token_ + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body);
+        return client;
     }
 
     static HttpResponse get(const std::string& path) { return http_get(daemon_->url() + path, bearer(*token_)); }
@@ -365,13 +380,8 @@ TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
     ASSERT_EQ(small["code"], 403) << small.dump();
     const auto before = uploads();
     {
-        RawSocket client(daemon_->port());
-        const std::string body = R"({"gold":"huge","size":5})";
-        client.send("POST /vm/attach_device/kvm1/" + uuid +
-                    "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + *token_ +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body);
-        const std::string seen = client.read_until("uploading ", 60s);
+        auto client = start_attach(uuid, R"({"gold":"huge","size":5})");
+        const std::string seen = client->read_until("uploading ", 60s);
         ASSERT_NE(seen.find("uploading "), std::string::npos) << seen;
     }  // gone
     EXPECT_TRUE(eventually([&] { return uploads() == before + 1 && volumes("gold-huge-").empty(); }, 60s))
@@ -382,6 +392,95 @@ TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
     // The VM's lock went with the request: the next attach works, and takes vdb.
     json blank = attach(uuid, "disk.file", {{"size", 1}});
     EXPECT_EQ(blank["dev"], "vdb") << blank.dump();
+}
+
+TEST_F(Devices, AnActionScriptGetsTheRequestItsLinesStreamAndItsFailureLeavesNothingAttached) {
+    const std::string uuid = create("action");
+    auto put_action = [](const std::string& script) {
+        auto r = http_request("PUT", daemon_->url() + "/conf/template/action/disk.file", script, bearer(*token_));
+        ASSERT_EQ(r.status, 200) << r.body;
+    };
+    put_action(
+        "echo \"action started TYPE=$TYPE URL=$URL\"\n"
+        "read -r input || true\n"
+        "echo \"stdin: $input\"\n"
+        "exit 3\n");
+    auto failed = post("/vm/attach_device/kvm1/" + uuid + "?dev=disk.file", R"({"size":1})");
+    ASSERT_EQ(failed.status, 200) << failed.body;
+    const auto started = failed.body.find("action started TYPE=disk URL=qemu:///system\n");
+    const auto input = failed.body.find("stdin: {");
+    ASSERT_NE(started, std::string::npos) << failed.body;
+    ASSERT_NE(input, std::string::npos) << failed.body;
+    EXPECT_LT(started, input) << "the script's lines come in the order it wrote them";
+    const std::string stdin_line = failed.body.substr(input, failed.body.find('\n', input) - input);
+    EXPECT_NE(stdin_line.find("\"vm_uuid\":\"" + uuid + "\""), std::string::npos) << stdin_line;
+    EXPECT_NE(stdin_line.find("\"vm_last_disk\":\"vdb\""), std::string::npos) << stdin_line;
+    EXPECT_NE(stdin_line.find("\"size\":1"), std::string::npos) << stdin_line;
+    json last = last_line(failed.body);
+    EXPECT_EQ(last["result"], "ERR") << failed.body;
+    EXPECT_NE(last.value("desc", "").find("3"), std::string::npos) << last.dump();
+    EXPECT_TRUE(volumes(uuid).empty()) << "a failed action leaves no volume";
+    std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(dom.find("vdb"), std::string::npos) << dom;
+
+    put_action("echo from-the-action\n");
+    auto ok = post("/vm/attach_device/kvm1/" + uuid + "?dev=disk.file", R"({"size":1})");
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_NE(ok.body.find("\nfrom-the-action\n"), std::string::npos) << ok.body;
+    json attached = last_line(ok.body);
+    EXPECT_EQ(attached["result"], "OK") << ok.body;
+    EXPECT_EQ(attached["dev"], "vdb") << ok.body;
+    EXPECT_EQ(volumes(uuid).size(), 1u);
+    // The attach was a task: its record has the outcome and the lines the client saw.
+    ASSERT_TRUE(attached["task"].is_string()) << attached.dump();
+    EXPECT_EQ(ok.body.rfind("task " + attached["task"].get<std::string>() + "\n", 0), 0u) << ok.body;
+    json t = get("/api/tasks/" + attached["task"].get<std::string>()).json();
+    EXPECT_EQ(t["state"], "done") << t.dump();
+    EXPECT_EQ(t["kind"], "attach_device") << t.dump();
+    EXPECT_NE(t["log"].dump().find("from-the-action"), std::string::npos) << t.dump();
+    auto removed = http_request("DELETE", daemon_->url() + "/conf/template/action/disk.file", "", bearer(*token_));
+    EXPECT_EQ(removed.status, 200) << removed.body;
+}
+
+TEST_F(Devices, AKilledDaemonFailsItsAttachTaskAndRemovesWhatItHalfMadeAtRestart) {
+    const std::string file = dir_->file("gold") + "/huge.raw";
+    ASSERT_EQ(run_command({"truncate", "-s", "4G", file}).exit_code, 0);
+    auto gold = post("/conf/gold/",
+                     json{{"name", "huge"}, {"arch", "x86_64"}, {"uri", "file://" + file}, {"size", "5"}}.dump());
+    ASSERT_EQ(gold.status, 200) << gold.body;
+    const std::string uuid = create("killed");
+
+    std::string task;
+    {
+        auto client = start_attach(uuid, R"({"gold":"huge","size":5})");
+        const std::string seen = client->read_until("uploading ", 120s);
+        ASSERT_NE(seen.find("uploading "), std::string::npos) << seen;
+        const auto at = seen.find("task ");
+        ASSERT_NE(at, std::string::npos) << seen;
+        task = seen.substr(at + 5, 36);
+        ASSERT_TRUE(eventually([&] { return !volumes("gold-huge-").empty(); }, 60s)) << "the upload made no volume";
+        EXPECT_EQ(daemon_->stop(SIGKILL), 128 + SIGKILL);
+    }
+    // The killed daemon's data dir lives as long as its Daemon object: keep it for the next one.
+    std::unique_ptr<Daemon> killed(std::exchange(daemon_, nullptr));
+    daemon_ = new Daemon(daemon_options(killed->port(), killed->data_dir()));
+    *token_ = daemon_->login();
+
+    auto reported = get("/api/tasks/" + task);
+    ASSERT_EQ(reported.status, 200) << reported.body;
+    json t = reported.json();
+    EXPECT_EQ(t["state"], "failed") << t.dump();
+    EXPECT_NE(t["error"].value("desc", "").find("interrupted by a restart"), std::string::npos) << t.dump();
+    EXPECT_TRUE(t.value("cleanup", json::array()).empty()) << "every volume it made was removed: " << t.dump();
+    EXPECT_TRUE(volumes("gold-huge-").empty()) << "the half-uploaded base is still in the pool";
+    EXPECT_TRUE(volumes(uuid).empty());
+
+    // Nothing is left locked or half-made: the same attach works now.
+    json retry = attach(uuid, "disk.file", {{"gold", "huge"}, {"size", 5}});
+    EXPECT_EQ(retry["result"], "OK") << retry.dump();
+    EXPECT_EQ(retry["dev"], "vdb") << retry.dump();
+    EXPECT_EQ(volumes("gold-huge-").size(), 1u);
+    delete std::exchange(daemon_, nullptr);  // before the data dir of `killed` goes
 }
 
 TEST_F(Devices, TheBootedGuestReadsTheGoldOnItsNewDiskAndGetsDhcpOnItsNewNic) {
