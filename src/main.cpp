@@ -27,6 +27,7 @@
 #include "common/log.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
+#include "console/console_service.hpp"
 #include "virt/hypervisor.hpp"
 #include "virt/probe.hpp"
 #include "vm/cache_updater.hpp"
@@ -63,6 +64,7 @@ struct Services {
     std::unique_ptr<cloudinit::SeedService> seeds;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
+    std::unique_ptr<console::ConsoleService> consoles;
 
     explicit Services(const Config& c) : config(c) {}
     // Teardown in dependency order: no more events (on_event waits for a running callback),
@@ -95,6 +97,7 @@ struct Services {
         hypervisor = virt::make_libvirt_hypervisor(virt_options);
         seeds = std::make_unique<cloudinit::SeedService>(*store, *catalog);
         vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, config, clock);
+        consoles = std::make_unique<console::ConsoleService>(*catalog, *hypervisor, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
@@ -110,7 +113,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms, *seeds};
+        return api::ApiContext{config, clock, *store, metrics, *users, *tokens, *throttle, *audit, *catalog, *vms, *seeds,
+                               *consoles};
     }
 };
 

@@ -27,6 +27,10 @@ namespace kvmhub::vm {
 class VmService;
 }  // namespace kvmhub::vm
 
+namespace kvmhub::console {
+class ConsoleService;
+}  // namespace kvmhub::console
+
 namespace kvmhub::api {
 
 struct ApiContext {
@@ -41,6 +45,7 @@ struct ApiContext {
     catalog::Catalog& catalog;
     vm::VmService& vms;
     cloudinit::SeedService& seeds;
+    console::ConsoleService& consoles;
 };
 
 }  // namespace kvmhub::api

@@ -27,6 +27,8 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.add(template_routes(ctx));
     router.add(vm_routes(ctx));
     router.add(meta_routes(ctx));
+    router.add(console_routes(ctx));
+    router.add(ui_routes(ctx));
     return router.seal();
 }
 

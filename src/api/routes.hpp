@@ -28,6 +28,8 @@ std::vector<http::Route> catalog_routes(ApiContext& ctx);   // routes_catalog.cp
 std::vector<http::Route> template_routes(ApiContext& ctx);  // routes_templates.cpp
 std::vector<http::Route> vm_routes(ApiContext& ctx);        // routes_vm.cpp
 std::vector<http::Route> meta_routes(ApiContext& ctx);      // routes_meta.cpp
+std::vector<http::Route> console_routes(ApiContext& ctx);   // routes_console.cpp
+std::vector<http::Route> ui_routes(ApiContext& ctx);        // routes_ui.cpp
 
 // Records the change in the audit log and answers: `ok_fields` on success, the error otherwise.
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,12 +46,17 @@ struct Request {
     std::string cookie(std::string_view name) const;
 };
 
+struct WebsocketUpgrade;  // http/websocket.hpp
+
 struct Reply {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     Fields headers;      // extra headers (Set-Cookie, Retry-After, ...)
     bool close = false;  // close the connection after this reply
+    // Set: a websocket request becomes a console bridge (see http/websocket.hpp); the rest of
+    // the reply is what a plain HTTP request gets.
+    std::shared_ptr<const WebsocketUpgrade> upgrade;
 
     // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).
     static Reply ok(const nlohmann::json& object);

@@ -1,6 +1,7 @@
 {#- The tiny test guest (scripts/test-guest.sh) under kvmhub: direct kernel boot, one qcow2
     disk from a storage pool, qemu user-mode networking, the serial console logged to a file,
-    cloud-init data over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD. -#}
+    cloud-init data over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD, and a VNC display on
+    the host's loopback (kernel messages on the screen too) when vm_graph is vnc. -#}
 <domain type='{{ host.domain_type }}'>
   <name>testguest-{{ vm_uuid }}</name>
   <uuid>{{ vm_uuid }}</uuid>
@@ -19,7 +20,7 @@
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{{ vm_kernel }}</kernel>
     <initrd>{{ vm_initrd }}</initrd>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
+    <cmdline>{% if vm_graph == 'vnc' %}console=tty0 {% endif %}console=ttyS0 panic=-1</cmdline>
     {%- if vm_meta_enum == 'NOCLOUD' %}
     <smbios mode='sysinfo'/>
     {%- endif %}
@@ -53,6 +54,12 @@
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
+    {%- if vm_graph == 'vnc' %}
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <video>
+      <model type='vga'/>
+    </video>
+    {%- endif %}
     <memballoon model='virtio'/>
   </devices>
 </domain>
