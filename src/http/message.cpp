@@ -125,6 +125,16 @@ Reply Reply::text(std::string body, std::string content_type) {
     return reply;
 }
 
+Reply Reply::streamed(std::function<void(const StreamWrite& write)> produce, std::string content_type) {
+    Reply r;
+    r.content_type = std::move(content_type);
+    r.stream = std::move(produce);
+    // Proxies (nginx) must pass every line on at once instead of buffering the stream.
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    r.headers.emplace_back("X-Accel-Buffering", "no");
+    return r;
+}
+
 Reply Reply::error(const Error& error) {
     nlohmann::json body = {
         {"result", "ERR"}, {"code", legacy_code(error)}, {"name", error.where}, {"desc", error.desc}};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,6 +49,10 @@ struct Request {
 
 struct WebsocketUpgrade;  // http/websocket.hpp
 
+// Writes one piece of a streamed reply body; false once the client has gone away (the
+// producer should then stop, undo what it half-made, and return).
+using StreamWrite = std::function<bool(std::string_view chunk)>;
+
 struct Reply {
     int status = 200;
     std::string content_type = "application/json";
@@ -57,6 +62,9 @@ struct Reply {
     // Set: a websocket request becomes a console bridge (see http/websocket.hpp); the rest of
     // the reply is what a plain HTTP request gets.
     std::shared_ptr<const WebsocketUpgrade> upgrade;
+    // Set by streamed(): after the status and headers, the server runs this on a worker thread
+    // and sends every write() at once (chunked transfer), in order; `body` is not used.
+    std::function<void(const StreamWrite& write)> stream;
 
     // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).
     static Reply ok(const nlohmann::json& object);
@@ -64,6 +72,9 @@ struct Reply {
     // `object` is a serialized JSON object (e.g. joined from the store) that gets "result":"OK".
     static Reply ok_serialized(std::string_view object);
     static Reply text(std::string body, std::string content_type = "text/plain; charset=utf-8");
+    // A reply whose body `produce` writes while it works (progress lines, server-sent events).
+    static Reply streamed(std::function<void(const StreamWrite& write)> produce,
+                          std::string content_type = "text/event-stream");
     // The api-compat error shape, with the HTTP status that belongs to `error.code`.
     static Reply error(const Error& error);
 };

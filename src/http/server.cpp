@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <sodium.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -297,7 +299,13 @@ struct Server::Impl {
                 co_await websocket(stream, head.get(), req, reply, conn_id, started);
                 co_return;
             }
-            const bool keep_alive = client_keep_alive && !reply.close && !is_stopping();
+            if (reply.upgrade && reply.status == 101) {
+                reply = Reply::error(Error{Errc::BadInput, "upgrade", "a websocket request has no body"});
+                reply.close = true;
+            }
+            // A streamed body to an HTTP/1.0 client ends with the connection.
+            const bool keep_alive =
+                client_keep_alive && !reply.close && !is_stopping() && !(reply.stream && version < 11);
             // Counted before the write, so a client that got its reply also sees it in /metrics.
             record(req, reply, started);
             co_await write_reply(stream, reply, version, keep_alive, req.request_id, req.method == Method::Head);
@@ -444,6 +452,10 @@ struct Server::Impl {
         res.set("X-Request-Id", request_id);
         for (const auto& [name, value] : reply.headers) res.insert(name, value);
         res.keep_alive(keep_alive);
+        if (reply.stream && !head_only) {
+            co_await write_streamed(stream, reply, res);
+            co_return;
+        }
         if (head_only) {
             res.content_length(reply.body.size());
         } else {
@@ -457,6 +469,59 @@ struct Server::Impl {
             co_await bhttp::async_write_header(stream, sr, nothrow);
         } else {
             co_await bhttp::async_write(stream, sr, nothrow);
+        }
+    }
+
+    // Sends the header of `res` with chunked transfer, then runs the reply's producer on a
+    // worker thread; each write() waits until its chunk is on the wire (so a slow client slows
+    // the producer instead of filling memory) and fails once the client is gone.
+    template <class Stream>
+    asio::awaitable<void> write_streamed(Stream& stream, const Reply& reply,
+                                         bhttp::response<bhttp::string_body>& res) {
+        // HTTP/1.0 has no chunked transfer: the body then ends when the connection closes.
+        const bool chunked = res.version() >= 11;
+        if (chunked) res.chunked(true);
+        else res.keep_alive(false);
+        beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+        bhttp::response_serializer<bhttp::string_body> sr{res};
+        auto [ec, n] = co_await bhttp::async_write_header(stream, sr, nothrow);
+        bool open = !ec;
+        const StreamWrite write = [&](std::string_view chunk) {
+            if (!open) return false;
+            if (chunk.empty()) return true;  // an empty chunk would end the body
+            auto sent = asio::co_spawn(
+                stream.get_executor(),
+                [&]() -> asio::awaitable<bool> {
+                    beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+                    auto [wec, wn] =
+                        chunked ? co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(chunk)), nothrow)
+                                : co_await asio::async_write(stream, asio::buffer(chunk), nothrow);
+                    co_return !wec;
+                },
+                asio::use_future);
+            open = sent.get();
+            return open;
+        };
+        co_await asio::co_spawn(
+            workers,
+            [&]() -> asio::awaitable<void> {
+                try {
+                    reply.stream(write);
+                } catch (const std::exception& e) {
+                    logger->error("streamed reply threw error={}", e.what());
+                    write(nlohmann::json{{"result", "ERR"},
+                                         {"code", 500},
+                                         {"name", "server"},
+                                         {"desc", "internal error; see the server log"}}
+                              .dump() +
+                          "\n");
+                }
+                co_return;
+            },
+            asio::use_awaitable);
+        if (open && chunked) {
+            beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+            co_await asio::async_write(stream, bhttp::make_chunk_last(), nothrow);
         }
     }
 
