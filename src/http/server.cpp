@@ -319,8 +319,9 @@ struct Server::Impl {
     asio::awaitable<void> websocket(Stream& stream, const detail::UpgradeRequest& head, const Request& req,
                                     const Reply& reply, std::uint64_t conn_id,
                                     std::chrono::steady_clock::time_point started) {
+        // The access log shows a refusal's status (403, 410, ...) though the handshake completes.
         Reply switching = reply;
-        switching.status = 101;
+        if (reply.upgrade->refuse_code == 0) switching.status = 101;
         record(req, switching, started);
         detail::BridgeHooks hooks;
         hooks.request_id = req.request_id;

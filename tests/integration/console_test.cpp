@@ -2,6 +2,8 @@
 // /vm/display/ (errors, tickets), the websocket proxy to a local TCP echo server standing in
 // for the VM's VNC port (handshake, subprotocol, relay, ping/pong, idle and session limits,
 // takeover/refusal, clean close both ways), /vm/console_log/, and the static web assets.
+#include <signal.h>
+
 #include <fstream>
 #include <thread>
 
@@ -304,13 +306,13 @@ TEST_F(Console, StaticAssetsAreServedSafely) {
 // Short limits: a daemon of its own.
 TEST(ConsoleLimits, IdleSessionsAndOldTicketsEnd) {
     EchoServer echo;
-    ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_IDLE_TIMEOUT", "1"}, {"KVMHUB_CONSOLE_PING_INTERVAL", "1"}});
+    ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_IDLE_TIMEOUT", "3"}, {"KVMHUB_CONSOLE_PING_INTERVAL", "1"}});
     auto uuid = d.vm(echo.port());
     auto ws = d.console(uuid, d.display(uuid)["token"]);
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->wait_closed(20s));
     EXPECT_EQ(ws->close_code(), 4408);
-    EXPECT_EQ(ws->close_reason(), "the console session was idle for 1 s");
+    EXPECT_EQ(ws->close_reason(), "the console session was idle for 3 s");
     EXPECT_GE(ws->pings_received(), 1) << "keepalive pings every ping_interval of silence";
 }
 
@@ -358,6 +360,21 @@ TEST(ConsoleLimits, ASecondConsoleIsRefusedWhenTakeoverIsOff) {
     ASSERT_TRUE(third->send("now"));
     EXPECT_EQ(third->read_until("now"), "now");
     third->close();
+}
+
+TEST(ConsoleLimits, ShutdownClosesConsolesCleanly) {
+    EchoServer echo;
+    ConsoleDaemon d;
+    auto uuid = d.vm(echo.port());
+    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(ws->send("before"));
+    EXPECT_EQ(ws->read_until("before"), "before");
+    ::kill(d.daemon().pid(), SIGTERM);
+    ASSERT_TRUE(ws->wait_closed(20s));
+    EXPECT_EQ(ws->close_code(), 1001);
+    EXPECT_EQ(ws->close_reason(), "kvmhub is shutting down");
+    EXPECT_EQ(d.daemon().wait_exit(30s), 0) << d.daemon().output();
 }
 
 }  // namespace
