@@ -200,7 +200,9 @@ TEST_F(ConsoleE2e, ConsoleLogShowsTheBootLines) {
 
 TEST_F(ConsoleE2e, ChromiumShowsTheGuestScreenOnNoVncsPage) {
     const std::string page = display("?disp=vnc")["display"];
-    const std::string shot = dir_->file("novnc.png");
+    // Kept next to the test guest for a person to look at (build/test-guest/novnc-screen.png).
+    const std::string shot = test_guest_dir() + "/novnc-screen.png";
+    ::unlink(shot.c_str());
     auto run = run_command({"node", KVMHUB_SOURCE_DIR "/tests/browser/novnc_screen.js", daemon_->url() + page, shot},
                            {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 180s);
     EXPECT_EQ(run.exit_code, 0) << run.output;
