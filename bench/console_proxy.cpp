@@ -1,8 +1,9 @@
 // Console proxy benchmark: bytes/s and round-trip latency to one TCP echo server (standing in
 // for a VM's VNC port), measured in one run three ways: raw loopback TCP, through kvmhubd's
 // websocket proxy (/vm/websockify/ with a ticket), and through Debian's websockify.
-// Each way: a window of 1 (send a chunk, read its echo back) for throughput, 16-byte round
-// trips for latency. Numbers for the README; nothing here passes or fails.
+// Each way: a stream from the target (what a VNC server sends: framebuffer updates), an echo
+// with a window of 1 (send a 64 KiB chunk, read it back), and 16-byte round trips for latency.
+// Numbers for the README; nothing here passes or fails.
 // Usage: console_proxy_bench [MiB per run, default 64]
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -37,9 +38,66 @@ constexpr std::size_t kChunk = 64 * 1024;
 constexpr int kRoundTrips = 2000;
 
 struct Result {
+    double download_mib_per_s = 0;
     double mib_per_s = 0;
     double p50_us = 0;
     double p99_us = 0;
+};
+
+// A target that sends `total` bytes (64 KiB writes) to each connection after its first byte,
+// then echoes like EchoServer: one port serves both measurements.
+class SourceServer {
+public:
+    explicit SourceServer(std::size_t total) : total_(total) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ::listen(fd_, 16);
+        socklen_t len = sizeof addr;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] {
+            for (;;) {
+                int c = ::accept(fd_, nullptr, nullptr);
+                if (c < 0) return;
+                std::thread([this, c] { serve(c); }).detach();
+            }
+        });
+    }
+    ~SourceServer() {
+        ::shutdown(fd_, SHUT_RDWR);
+        ::close(fd_);
+        thread_.join();
+    }
+    int port() const { return port_; }
+
+private:
+    void serve(int c) {
+        int one = 1;
+        ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char first;
+        if (::recv(c, &first, 1, 0) == 1) {
+            std::string block(kChunk, 'v');
+            for (std::size_t sent = 0; sent < total_;) {
+                auto n = ::send(c, block.data(), std::min(block.size(), total_ - sent), MSG_NOSIGNAL);
+                if (n <= 0) break;
+                sent += static_cast<std::size_t>(n);
+            }
+            std::string buf(kChunk, '\0');
+            for (;;) {
+                auto n = ::recv(c, buf.data(), buf.size(), 0);
+                if (n <= 0) break;
+                if (::send(c, buf.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+            }
+        }
+        ::close(c);
+    }
+    std::size_t total_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::thread thread_;
 };
 
 // One way to talk to the echo server: send bytes, receive exactly n bytes.
@@ -50,9 +108,18 @@ struct Channel {
 
 Result measure(Channel& ch, std::size_t total) {
     Result r;
+    std::string back;
+    {
+        const auto started = Clock::now();
+        if (!ch.send("G") || !ch.receive(total, back)) {
+            std::fprintf(stderr, "bench: download failed\n");
+            return r;
+        }
+        r.download_mib_per_s = static_cast<double>(total) / (1024.0 * 1024.0) /
+                               std::chrono::duration<double>(Clock::now() - started).count();
+    }
     std::string chunk(kChunk, '\0');
     for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>(i * 31);
-    std::string back;
     const auto started = Clock::now();
     for (std::size_t sent = 0; sent < total; sent += kChunk) {
         if (!ch.send(chunk) || !ch.receive(kChunk, back)) {
@@ -136,16 +203,19 @@ int free_port() {
 }
 
 void print(const char* name, const Result& r, const Result& raw) {
-    std::printf("%-26s %10.1f MiB/s  %6.1f%% of raw   p50 %8.1f us   p99 %8.1f us\n", name, r.mib_per_s,
-                raw.mib_per_s > 0 ? 100.0 * r.mib_per_s / raw.mib_per_s : 0.0, r.p50_us, r.p99_us);
+    auto pct = [](double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; };
+    std::printf("%-24s stream %8.1f MiB/s (%5.1f%% of raw)  echo %7.1f MiB/s (%5.1f%%)  p50 %7.1f us  p99 %8.1f us\n",
+                name, r.download_mib_per_s, pct(r.download_mib_per_s, raw.download_mib_per_s), r.mib_per_s,
+                pct(r.mib_per_s, raw.mib_per_s), r.p50_us, r.p99_us);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     const std::size_t total = (argc > 1 ? std::stoul(argv[1]) : 64) * 1024 * 1024;
-    EchoServer echo;
-    std::printf("console proxy: %zu MiB echoed in %zu KiB chunks (window 1), %d round trips of 16 bytes; "
+    SourceServer echo(total);
+    std::printf("console proxy: %zu MiB streamed from the target, %zu KiB chunks echoed (window 1), %d round "
+                "trips of 16 bytes; "
                 "%u cores shared by everything\n",
                 total >> 20, kChunk >> 10, kRoundTrips, std::thread::hardware_concurrency());
 
@@ -202,7 +272,9 @@ int main(int argc, char** argv) {
     print("raw loopback TCP", raw, raw);
     print("kvmhubd websocket proxy", through_kvmhub, raw);
     print("websockify (Debian)", through_websockify, raw);
-    if (through_websockify.mib_per_s > 0)
-        std::printf("kvmhubd / websockify throughput: %.2fx\n", through_kvmhub.mib_per_s / through_websockify.mib_per_s);
+    if (through_websockify.mib_per_s > 0 && through_websockify.download_mib_per_s > 0)
+        std::printf("kvmhubd / websockify: stream %.2fx, echo %.2fx\n",
+                    through_kvmhub.download_mib_per_s / through_websockify.download_mib_per_s,
+                    through_kvmhub.mib_per_s / through_websockify.mib_per_s);
     return 0;
 }

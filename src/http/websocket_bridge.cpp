@@ -146,10 +146,12 @@ asio::awaitable<void> client_to_target(std::shared_ptr<Session<Stream>> s) {
 
 template <class Stream>
 asio::awaitable<void> target_to_client(std::shared_ptr<Session<Stream>> s) {
-    std::string chunk;
+    std::string buffer(s->up.pipe ? 0 : kRelayChunk, '\0');  // reused for every TCP read
+    std::string piped;
     std::string end_text = "the console closed";
     bool failed = false;
     for (;;) {
+        std::string_view data;
         if (s->up.pipe) {
             Inbox& in = *s->inbox;
             while (in.data.empty() && !in.closed) {
@@ -163,11 +165,11 @@ asio::awaitable<void> target_to_client(std::shared_ptr<Session<Stream>> s) {
                 }
                 break;
             }
-            chunk.clear();
-            chunk.swap(in.data);
+            piped.clear();
+            piped.swap(in.data);
+            data = piped;
         } else {
-            chunk.resize(kRelayChunk);
-            auto [ec, n] = co_await s->target.async_read_some(asio::buffer(chunk), nothrow);
+            auto [ec, n] = co_await s->target.async_read_some(asio::buffer(buffer), nothrow);
             if (ec) {
                 if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
                     end_text = "connection to the console lost: " + ec.message();
@@ -175,11 +177,11 @@ asio::awaitable<void> target_to_client(std::shared_ptr<Session<Stream>> s) {
                 }
                 break;
             }
-            chunk.resize(n);
+            data = std::string_view(buffer.data(), n);
         }
         s->last_activity = Clock::now();
-        s->to_client += chunk.size();
-        auto [wec, written] = co_await s->ws.async_write(asio::buffer(chunk), nothrow);
+        s->to_client += data.size();
+        auto [wec, written] = co_await s->ws.async_write(asio::buffer(data.data(), data.size()), nothrow);
         if (wec) {
             if (!s->ending) {
                 s->client_gone = true;

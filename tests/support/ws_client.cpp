@@ -73,6 +73,10 @@ std::unique_ptr<WsClient> WsClient::connect(int port, const std::string& target,
         if (error) *error = "connect: " + ec.message();
         return nullptr;
     }
+    // A client masks its frames piece by piece (write_buffer_bytes each): without NODELAY,
+    // Nagle holds the pieces back for the server's delayed ACK (40 ms a chunk).
+    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ec);
+    ws.write_buffer_bytes(64 * 1024);
     std::string offers;
     for (const auto& p : options.protocols) offers += (offers.empty() ? "" : ", ") + p;
     ws.set_option(websocket::stream_base::decorator([offers, headers = options.headers](websocket::request_type& req) {
