@@ -17,8 +17,13 @@ packages=(
   libisofs-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk openssl
+  # bench/meta.sh: the metadata service against nginx serving the same bytes
+  nginx
   # the tiny test guest (scripts/test-guest.sh) and booting it under TCG
   cpio qemu-system-x86 qemu-utils
+  # qemu's curl block driver: http CD-ROMs (ISO mode cidata from the metadata service,
+  # /vm/cdrom media on a running guest)
+  qemu-block-extra
   # system tests: a real libvirtd (started by tests/system/libvirtd.sh, never as a service)
   libvirt-daemon-system libvirt-clients
   # tests: cidata ISOs for the test guest; isoinfo reads back the ISOs kvmhub builds;

@@ -262,13 +262,23 @@ ip link set lo up
 iface=
 for d in /sys/class/net/*; do
   n=${d##*/}
-  [ "$n" = lo ] || { iface=$n; break; }
+  [ "$n" != lo ] || continue
+  iface=$n
+  # Every NIC asks for a lease (attached ones too); each lease is printed by the script.
+  if ! udhcpc -i "$n" -s /etc/kvmhub-test-guest/udhcpc.script -t 5 -T 1 -A 1 -n >/dev/null 2>&1; then
+    say "network $n: no DHCP lease"
+  fi
 done
-if [ -z "$iface" ]; then
-  say "network: no interface"
-elif ! udhcpc -i "$iface" -s /etc/kvmhub-test-guest/udhcpc.script -t 5 -T 1 -A 1 -n >/dev/null 2>&1; then
-  say "network $iface: no DHCP lease"
-fi
+[ -n "$iface" ] || say "network: no interface"
+
+# Data disks (vdb and later): their size and the text at 1 MiB, where the tests' gold
+# images keep a marker.
+for d in /sys/block/vd[b-z]; do
+  [ -e "$d" ] || continue
+  n=${d##*/}
+  say "disk $n bytes $(($(cat "$d/size") * 512))"
+  say "disk $n at 1MiB: $(dd if="/dev/$n" bs=1048576 skip=1 count=1 2>/dev/null | head -c 64 | tr -cd 'A-Za-z0-9_.-')"
+done
 
 # A cloud-init NoCloud string: "ds=nocloud;s=URL" or "ds=nocloud-net;seedfrom=URL".
 # Prints URL; fails when the string names no NoCloud datasource.

@@ -25,6 +25,8 @@
 #include "cloudinit/seed.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "disks/gold_cache.hpp"
+#include "disks/provisioner.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
 #include "console/console_service.hpp"
@@ -62,6 +64,8 @@ struct Services {
     std::unique_ptr<catalog::Catalog> catalog;
     std::unique_ptr<virt::Hypervisor> hypervisor;
     std::unique_ptr<cloudinit::SeedService> seeds;
+    std::unique_ptr<disks::GoldCache> golds;
+    std::unique_ptr<disks::Provisioner> provisioner;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
     std::unique_ptr<console::ConsoleService> consoles;
@@ -72,6 +76,8 @@ struct Services {
     ~Services() {
         if (hypervisor) hypervisor->on_event({});
         cache_updater.reset();
+        vms.reset();
+        provisioner.reset();  // stops and joins uploads, which use the hypervisor
     }
 
     // `store_path` overrides the configured SQLite file (":memory:" for the routes listing).
@@ -96,7 +102,11 @@ struct Services {
         virt_options.max_in_flight_per_host = config.libvirt.max_calls_per_host;
         hypervisor = virt::make_libvirt_hypervisor(virt_options);
         seeds = std::make_unique<cloudinit::SeedService>(*store, *catalog);
-        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, config, clock);
+        golds = std::make_unique<disks::GoldCache>(
+            (std::filesystem::path(config.data_dir) / "gold-cache").string(), config.gold_dir, config.gold_srv);
+        provisioner = std::make_unique<disks::Provisioner>(*hypervisor, metrics);
+        vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, *golds, *provisioner, config,
+                                              clock);
         consoles = std::make_unique<console::ConsoleService>(*catalog, *hypervisor, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);

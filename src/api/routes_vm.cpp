@@ -1,6 +1,9 @@
 // /vm/<cmd>/<host>[/<uuid>]: the simplekvm VM commands. Like simplekvm, a query parameter
 // the command does not take is an error (998); `k` and `e` (tenant link parts) are ignored.
+#include <algorithm>
+#include <functional>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -185,6 +188,59 @@ Reply vm_ipaddr(ApiContext& ctx, Request& req) {
     return addrs ? Reply::ok(*addrs) : Reply::error(addrs.error());
 }
 
+// simplekvm's attach_device: progress lines, the last one the JSON result (an error too comes
+// as that last line, after the 200). What can be checked without the host is checked first and
+// answered with a real status.
+Reply vm_attach_device(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
+    auto dev = required_query(req, "dev");
+    if (!dev) return Reply::error(dev.error());
+    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    auto devices = ctx.catalog.devices(host_of(req));
+    if (!devices) return Reply::error(devices.error());
+    if (std::none_of(devices->begin(), devices->end(), [&](const auto& d) { return d.value("name", "") == *dev; }))
+        return Reply::error(Error{Errc::NotFound, "dev",
+                                  fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" "
+                                              "in POST /conf/host/",
+                                              *dev, host_of(req), *dev)});
+    return Reply::streamed([&ctx, req, device = *dev, vars = std::move(*body)](const http::StreamWrite& write) {
+        auto line = [&write](std::string_view text) { return write(std::string(text) + "\n"); };
+        auto attached = ctx.vms.attach_device(host_of(req), uuid_of(req), device, vars, line);
+        const std::string target = host_of(req) + "/" + uuid_of(req);
+        Reply last = attached ? audited(ctx, req, "vm.attach_device", target, {}, *attached)
+                              : audited(ctx, req, "vm.attach_device", target, tl::unexpected(attached.error()));
+        write(last.body + "\n");
+    });
+}
+
+Reply vm_detach_device(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
+    auto dev = required_query(req, "dev");
+    if (!dev) return Reply::error(dev.error());
+    auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), *dev);
+    const std::string target = host_of(req) + "/" + uuid_of(req);
+    if (!detached) return audited(ctx, req, "vm.detach_device", target, tl::unexpected(detached.error()));
+    return audited(ctx, req, "vm.detach_device", target, {}, *detached);
+}
+
+Reply vm_cdrom(ApiContext& ctx, Request& req) {
+    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
+    auto dev = required_query(req, "dev");
+    if (!dev) return Reply::error(dev.error());
+    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
+                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return Reply::error(body.error());
+    auto iso = body->find("isoname");
+    if (iso != body->end() && !iso->is_string() && !iso->is_null())
+        return Reply::error(Error{Errc::BadInput, "isoname", "'isoname' must be a string (empty for the cidata ISO)"});
+    const std::string isoname = iso != body->end() && iso->is_string() ? iso->get<std::string>() : "";
+    return audited(ctx, req, "vm.cdrom", host_of(req) + "/" + uuid_of(req),
+                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), *dev, isoname),
+                   {{"dev", *dev}, {"isoname", isoname}});
+}
+
 }  // namespace
 
 std::vector<http::Route> vm_routes(ApiContext& ctx) {
@@ -199,6 +255,9 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
         {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_blksize), 0},
         {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_netstat), 0},
         {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_ipaddr), 0},
+        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_attach_device),
+         0},
+        {Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_cdrom), 0},
     };
     // simplekvm used GET for these changes; POST is accepted as well.
     const std::pair<const char*, http::Reply (*)(ApiContext&, Request&)> changes[] = {
@@ -212,6 +271,7 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
         {"setcpu", vm_setcpu},
         {"revert_snapshot", vm_snapshot_revert},
         {"delete_snapshot", vm_snapshot_delete},
+        {"detach_device", vm_detach_device},
     };
     for (const auto& [cmd, fn] : changes)
         for (Method m : {Method::Get, Method::Post})

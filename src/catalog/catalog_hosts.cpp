@@ -14,7 +14,24 @@ const std::string kHosts = std::string(kCatalogPrefix) + "hosts/";
 const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 
 // The fields of a host record; anything else in the body must be a device flag.
-const std::set<std::string> kHostFields{"name", "tpl", "url", "arch", "ipaddr", "sshport", "sshuser"};
+const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",     "ipaddr",
+                                        "sshport", "sshuser", "pool", "pool_path"};
+
+// An absolute directory path without "..", quotes or control characters: it goes into pool XML
+// and names a directory libvirt creates on the host.
+Status check_pool_path(const std::string& path) {
+    bool clean = path.size() > 1 && path.size() <= 1024 && path.front() == '/' && path.back() != '/' &&
+                 path.find("/../") == std::string::npos && !path.ends_with("/..") &&
+                 std::none_of(path.begin(), path.end(), [](char c) {
+                     return static_cast<unsigned char>(c) < 0x20 || c == '\'' || c == '"' || c == '\\';
+                 });
+    if (!clean)
+        return fail(Errc::BadInput, "pool_path",
+                    fmt::format("'{}' is not usable as the pool folder: give an absolute path such as "
+                                "/var/lib/kvmhub/pool, without '..', quotes or a trailing '/'",
+                                path));
+    return {};
+}
 
 std::string device_type(const std::string& device) {
     return device.substr(0, device.find('.'));
@@ -65,6 +82,19 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
     if (auto ok = check_libvirt_uri("url", host["url"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_host("ipaddr", host["ipaddr"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_name("sshuser", host["sshuser"].get<std::string>()); !ok) return tl::unexpected(ok.error());
+    // The host's storage pool for kvmhub's volumes; absent = the defaults (kvmhub, /var/lib/kvmhub/pool).
+    auto pool = optional_string_field(body, "pool");
+    if (!pool) return tl::unexpected(pool.error());
+    if (!pool->empty()) {
+        if (auto ok = check_name("pool", *pool); !ok) return tl::unexpected(ok.error());
+        host["pool"] = *pool;
+    }
+    auto pool_path = optional_string_field(body, "pool_path");
+    if (!pool_path) return tl::unexpected(pool_path.error());
+    if (!pool_path->empty()) {
+        if (auto ok = check_pool_path(*pool_path); !ok) return tl::unexpected(ok.error());
+        host["pool_path"] = *pool_path;
+    }
     if (auto t = parsed_template(TemplateKind::Domain, host["tpl"]); !t)
         return fail(Errc::BadInput, "tpl",
                     fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
@@ -76,7 +106,7 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
         if (!value.is_string() || (value != "on" && value != "off" && value != ""))
             return fail(Errc::BadInput, key,
                         fmt::format("unknown field '{}': a host has name, tpl, url, arch, ipaddr, sshport, sshuser, "
-                                    "and \"<device template>\":\"on\" flags",
+                                    "pool, pool_path and \"<device template>\":\"on\" flags",
                                     key));
         if (value != "on") continue;
         auto device = parsed_template(TemplateKind::Device, key);

@@ -32,9 +32,9 @@ std::string param_name(std::string_view seg) {
     return std::string(seg);
 }
 
-// Matches `path` against a compiled pattern; fills params on success.
-bool match_segments(const std::vector<std::string>& pattern, std::string_view path, Fields& params) {
-    auto parts = split_path(path);
+// Matches a path split into `parts` against a compiled pattern; fills params on success.
+bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string_view>& parts,
+                    Fields& params) {
     params.clear();
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         const std::string& seg = pattern[i];
@@ -121,10 +121,12 @@ Result<Match> Router::match(Method method, std::string_view path, const std::vec
     if (!path.empty() && path.back() != '/') with_slash = std::string(path) + '/';
     for (std::string_view candidate : {path, std::string_view(with_slash)}) {
         if (candidate.empty()) continue;
+        // Split once, not once per route: the table has about a hundred routes.
+        const auto parts = split_path(candidate);
         for (std::size_t i = 0; i < routes_.size(); ++i) {
             const Route& r = routes_[i];
             if (std::find(surfaces.begin(), surfaces.end(), r.surface) == surfaces.end() ||
-                !match_segments(compiled_[i].segments, candidate, m.params))
+                !match_segments(compiled_[i].segments, parts, m.params))
                 continue;
             if (r.method == wanted) {
                 m.route = &r;

@@ -35,6 +35,10 @@ struct Route {
     Surface surface = Surface::Admin;
     Handler handler;
     std::size_t body_limit = 0;  // 0 = the configured default (1 MiB)
+    // The handler answers in microseconds without waiting on the network (a local store read):
+    // it runs on the connection's I/O thread. Other handlers run on the worker pool, so that a
+    // slow one never stalls other connections; the hop there and back costs two thread wake-ups.
+    bool on_io_thread = false;
 };
 
 // Decides who is calling. Returns the principal (user name, link id) or the refusal.

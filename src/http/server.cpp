@@ -430,8 +430,12 @@ struct Server::Impl {
             }
             req.body = std::move(full.get().body());
         }
-        reply = co_await asio::co_spawn(
-            workers, [&]() -> asio::awaitable<Reply> { co_return invoke(route, req); }, asio::use_awaitable);
+        if (route.on_io_thread) {
+            reply = invoke(route, req);
+        } else {
+            reply = co_await asio::co_spawn(
+                workers, [&]() -> asio::awaitable<Reply> { co_return invoke(route, req); }, asio::use_awaitable);
+        }
     }
 
     Reply invoke(const Route& route, Request& req) {

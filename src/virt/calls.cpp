@@ -96,11 +96,13 @@ Status CallExecutor::enqueue(Job job, Clock::time_point deadline) {
     return {};
 }
 
-Error CallExecutor::timed_out(const HostRef& host, std::string_view op) const {
-    log::get("virt")->warn("libvirt call timed out host={} uri={} op={} ms={}", host.name, host.url, op,
-                           timeout_.count());
+Error CallExecutor::timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited,
+                              bool stalled) {
+    log::get("virt")->warn("libvirt call timed out host={} uri={} op={} ms={} stalled={}", host.name, host.url, op,
+                           waited.count(), stalled);
     return Error{Errc::HostTimeout, "host",
-                 "host " + host.name + " did not answer within " + std::to_string(timeout_.count()) + " ms",
+                 stalled ? fmt::format("host {} made no progress on {} for {} ms", host.name, op, waited.count())
+                         : "host " + host.name + " did not answer within " + std::to_string(waited.count()) + " ms",
                  kLegacyHypervisorError};
 }
 

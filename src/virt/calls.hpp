@@ -7,6 +7,7 @@
 // everything the late call touches is shared, never owned by the caller.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +28,17 @@
 
 namespace kvmhub::virt {
 
+// Progress of a long call: the job beats while it makes progress, the caller gives up when
+// no beat came for a whole call_timeout (and says so through `abandoned`, so the job can stop).
+struct Heartbeat {
+    std::atomic<std::chrono::steady_clock::rep> last{std::chrono::steady_clock::now().time_since_epoch().count()};
+    std::atomic<bool> abandoned{false};
+    void beat() noexcept { last.store(std::chrono::steady_clock::now().time_since_epoch().count()); }
+    std::chrono::steady_clock::time_point last_beat() const noexcept {
+        return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last.load()));
+    }
+};
+
 class CallExecutor {
 public:
     using Clock = std::chrono::steady_clock;
@@ -42,6 +54,16 @@ public:
     // deadline. `fn` must own everything it uses: it may outlive this call and this object.
     template <typename F>
     std::invoke_result_t<F&> call(const HostRef& host, std::string_view op, F fn);
+    // Like call(), with `timeout` instead of call_timeout (one long call that cannot report
+    // progress, such as a full copy of a volume).
+    template <typename F>
+    std::invoke_result_t<F&> call_for(const HostRef& host, std::string_view op, std::chrono::milliseconds timeout,
+                                      F fn);
+    // Like call(), but the deadline moves: the caller waits as long as `beat` was beaten within
+    // call_timeout (uploads of big files). On giving up it sets beat->abandoned.
+    template <typename F>
+    std::invoke_result_t<F&> call_alive(const HostRef& host, std::string_view op, std::shared_ptr<Heartbeat> beat,
+                                        F fn);
 
     std::chrono::milliseconds timeout() const { return timeout_; }
 
@@ -68,7 +90,9 @@ private:
     static void work(std::shared_ptr<State> state);
     // Waits for a slot on the host (until `deadline`) and queues the job.
     Status enqueue(Job job, Clock::time_point deadline);
-    Error timed_out(const HostRef& host, std::string_view op) const;
+    Error timed_out(const HostRef& host, std::string_view op) const { return timed_out(host, op, timeout_, false); }
+    // After `waited` in all, or (`stalled`) after `waited` without progress.
+    static Error timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited, bool stalled);
     static Error failed(const HostRef& host, std::string_view op, std::string_view why);
 
     std::chrono::milliseconds timeout_;
@@ -78,16 +102,47 @@ private:
 
 template <typename F>
 std::invoke_result_t<F&> CallExecutor::call(const HostRef& host, std::string_view op, F fn) {
+    return call_for(host, op, timeout_, std::move(fn));
+}
+
+template <typename F>
+std::invoke_result_t<F&> CallExecutor::call_for(const HostRef& host, std::string_view op,
+                                                std::chrono::milliseconds timeout, F fn) {
     using R = std::invoke_result_t<F&>;
-    auto deadline = Clock::now() + timeout_;
+    auto deadline = Clock::now() + timeout;
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
     auto done = task->get_future();
     auto abandoned = std::make_shared<std::atomic<bool>>(false);
     Job job{host.url, host.name, std::string(op), [task] { (*task)(); }, abandoned};
-    if (auto queued = enqueue(std::move(job), deadline); !queued) return tl::unexpected(queued.error());
+    if (auto queued = enqueue(std::move(job), std::min(deadline, Clock::now() + timeout_)); !queued)
+        return tl::unexpected(queued.error());
     if (done.wait_until(deadline) != std::future_status::ready) {
         abandoned->store(true);
-        return tl::unexpected(timed_out(host, op));
+        return tl::unexpected(timed_out(host, op, timeout, false));
+    }
+    try {
+        return done.get();
+    } catch (const std::exception& e) {
+        // A dropped job (shutdown) or a throwing call; neither may escape virt/.
+        return tl::unexpected(failed(host, op, e.what()));
+    }
+}
+
+template <typename F>
+std::invoke_result_t<F&> CallExecutor::call_alive(const HostRef& host, std::string_view op,
+                                                  std::shared_ptr<Heartbeat> beat, F fn) {
+    using R = std::invoke_result_t<F&>;
+    auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
+    auto done = task->get_future();
+    auto abandoned = std::make_shared<std::atomic<bool>>(false);
+    Job job{host.url, host.name, std::string(op), [task] { (*task)(); }, abandoned};
+    if (auto queued = enqueue(std::move(job), Clock::now() + timeout_); !queued) return tl::unexpected(queued.error());
+    beat->beat();  // the wait for a slot is not the call's fault
+    while (done.wait_until(beat->last_beat() + timeout_) != std::future_status::ready) {
+        if (Clock::now() < beat->last_beat() + timeout_) continue;  // it beat while we slept
+        abandoned->store(true);
+        beat->abandoned.store(true);
+        return tl::unexpected(timed_out(host, op, timeout_, true));
     }
     try {
         return done.get();

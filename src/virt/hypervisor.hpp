@@ -27,8 +27,10 @@ struct HostRef {
 
 struct VirtOptions {
     std::chrono::milliseconds call_timeout{30000};  // per libvirt call; HostTimeout after it
-    int max_in_flight_per_host = 4;                  // libvirtd serves 5 calls per client by default
-    int worker_threads = 16;                         // threads that make the blocking calls
+    // One call that copies a whole volume on the host (full clone) and cannot report progress.
+    std::chrono::milliseconds copy_timeout{std::chrono::hours(1)};
+    int max_in_flight_per_host = 4;  // libvirtd serves 5 calls per client by default
+    int worker_threads = 16;         // threads that make the blocking calls
 };
 
 struct HostCapabilities {
@@ -104,10 +106,47 @@ struct ConsoleInfo {
     std::string serial_log;  // <serial><log file=...>, "" when the output is not logged
 };
 
+// A host's storage pool for kvmhub's volumes: a directory pool.
+struct PoolSpec {
+    std::string name;  // libvirt pool name
+    std::string path;  // its directory on the host
+};
+
+struct VolumeInfo {
+    std::string pool;
+    std::string name;
+    std::string path;
+    std::string format;            // raw, qcow2, ...
+    std::uint64_t capacity = 0;    // virtual size in bytes
+    std::uint64_t allocation = 0;  // bytes used on the host
+    std::string backing;           // path of the backing volume; "" when none
+};
+
+// A volume to create. With backing_path it is a qcow2 overlay on that volume (a linked clone).
+struct VolumeSpec {
+    std::string name;
+    std::string format = "qcow2";
+    std::uint64_t capacity = 0;  // bytes
+    std::string backing_path;
+    std::string backing_format;
+    std::string mode;  // octal permissions such as "0444"; "" = the pool's default
+};
+
+// Bytes sent so far of `total`; returning false stops the upload (the volume is deleted).
+using UploadProgress = std::function<bool(std::uint64_t done, std::uint64_t total)>;
+
+// What a domain's definitions use: disk and CD-ROM targets and NIC MACs of the live and the
+// persistent definition together (a device attached to one only still takes its name).
+struct DeviceUse {
+    bool running = false;
+    std::vector<std::string> targets;
+    std::vector<std::string> macs;
+};
+
 // Lifecycle changes a host reports by itself (started, stopped, defined, undefined, ...),
 // and the reopening of a host's lost connection (events may have been missed meanwhile).
 struct DomainEvent {
-    std::string host;  // HostRef::name
+    std::string host;   // HostRef::name
     std::string uuid;   // "" when `reconnected`
     std::string state;  // the domain's state after the event, as in GuestInfo; "" when undefined
     bool undefined = false;
@@ -159,6 +198,42 @@ public:
     // The domain's serial console as a byte pipe over the host's shared connection (a libvirt
     // stream driven by the libvirt event loop). Takes the console over from any other client.
     virtual Result<std::shared_ptr<BytePipe>> open_console(const HostRef& host, const std::string& uuid) = 0;
+
+    // ---- storage (storage.cpp) ----
+    // Defines, builds, starts and marks autostart the pool when it is missing or stopped, and
+    // refreshes it (volumes made behind libvirt's back become visible).
+    virtual Status ensure_pool(const HostRef& host, const PoolSpec& pool) = 0;
+    // NotFound when the pool has no such volume.
+    virtual Result<VolumeInfo> volume(const HostRef& host, const std::string& pool, const std::string& name) = 0;
+    // Volumes of the pool whose names start with `prefix`, by name.
+    virtual Result<std::vector<VolumeInfo>> volumes(const HostRef& host, const std::string& pool,
+                                                    const std::string& prefix) = 0;
+    // A blank volume, or a qcow2 overlay when spec.backing_path is set.
+    virtual Result<VolumeInfo> create_volume(const HostRef& host, const std::string& pool, const VolumeSpec& spec) = 0;
+    // A full copy of `source` (same pool) named and formatted as `spec` says; the copy takes
+    // up to VirtOptions::copy_timeout.
+    virtual Result<VolumeInfo> copy_volume(const HostRef& host, const std::string& pool, const std::string& source,
+                                           const VolumeSpec& spec) = 0;
+    // Creates the volume and streams `file` (a local file of this process) into it. The call
+    // lives as long as data moves (call_timeout without progress ends it); on any failure,
+    // or when `progress` says stop, the stream is aborted and the volume deleted.
+    virtual Result<VolumeInfo> upload_volume(const HostRef& host, const std::string& pool, const VolumeSpec& spec,
+                                             const std::string& file, UploadProgress progress) = 0;
+    // Grows a volume to `capacity` bytes.
+    virtual Status resize_volume(const HostRef& host, const std::string& pool, const std::string& name,
+                                 std::uint64_t capacity) = 0;
+
+    // ---- devices (devices.cpp) ----
+    virtual Result<DeviceUse> device_use(const HostRef& host, const std::string& uuid) = 0;
+    // Attaches to the persistent definition, and to the live one when the domain runs.
+    // Returns the MAC of a NIC the XML added (libvirt makes one up when the XML has none), or "".
+    virtual Result<std::string> attach_device(const HostRef& host, const std::string& uuid, const std::string& xml) = 0;
+    // Detaches the disk or CD-ROM with target `target` from both definitions; returns it.
+    virtual Result<DiskInfo> detach_disk(const HostRef& host, const std::string& uuid, const std::string& target) = 0;
+    // Detaches the NIC with this MAC from both definitions.
+    virtual Status detach_nic(const HostRef& host, const std::string& uuid, const std::string& mac) = 0;
+    // Replaces a device in both definitions (CD-ROM media change); the XML names its target.
+    virtual Status update_device(const HostRef& host, const std::string& uuid, const std::string& xml) = 0;
 
     // Lifecycle events of every host with an open connection; called on the event thread,
     // must return quickly. One subscriber; a later call replaces it.

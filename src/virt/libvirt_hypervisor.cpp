@@ -21,7 +21,8 @@ public:
         : loop_(EventLoop::acquire()),
           hub_(std::make_shared<EventHub>()),
           pool_(std::make_shared<ConnectionPool>(hub_)),
-          calls_(options) {}
+          calls_(options),
+          copy_timeout_(options.copy_timeout) {}
 
     Result<HostCapabilities> capabilities(const HostRef& host) override {
         return run(host, "capabilities", [](virConnectPtr c, const HostRef& h) { return ops::capabilities(c, h); });
@@ -122,6 +123,79 @@ public:
                            });
     }
 
+    Status ensure_pool(const HostRef& host, const PoolSpec& pool) override {
+        return run(host, "ensure_pool",
+                   [pool](virConnectPtr c, const HostRef& h) { return ops::ensure_pool(c, h, pool); });
+    }
+    Result<VolumeInfo> volume(const HostRef& host, const std::string& pool, const std::string& name) override {
+        return run(host, "volume",
+                   [pool, name](virConnectPtr c, const HostRef& h) { return ops::volume(c, h, pool, name); });
+    }
+    Result<std::vector<VolumeInfo>> volumes(const HostRef& host, const std::string& pool,
+                                            const std::string& prefix) override {
+        return run(host, "volumes",
+                   [pool, prefix](virConnectPtr c, const HostRef& h) { return ops::volumes(c, h, pool, prefix); });
+    }
+    Result<VolumeInfo> create_volume(const HostRef& host, const std::string& pool, const VolumeSpec& spec) override {
+        return run(host, "create_volume",
+                   [pool, spec](virConnectPtr c, const HostRef& h) { return ops::create_volume(c, h, pool, spec); });
+    }
+    Result<VolumeInfo> copy_volume(const HostRef& host, const std::string& pool, const std::string& source,
+                                   const VolumeSpec& spec) override {
+        // One blocking call for the whole copy: it gets its own, longer deadline, and is
+        // never retried (a half-made copy may exist after a failure).
+        auto job = [pool = pool_, host, p = pool, source, spec]() -> Result<VolumeInfo> {
+            auto conn = pool->get(host);
+            if (!conn) return tl::unexpected(conn.error());
+            return ops::copy_volume((*conn)->get(), host, p, source, spec);
+        };
+        return calls_.call_for(host, "copy_volume", copy_timeout_, std::move(job));
+    }
+    Result<VolumeInfo> upload_volume(const HostRef& host, const std::string& pool, const VolumeSpec& spec,
+                                     const std::string& file, UploadProgress progress) override {
+        // Lives as long as data moves: every chunk sent is a heartbeat, and a caller that gave
+        // up (no chunk for call_timeout) makes the next progress check stop the upload.
+        auto beat = std::make_shared<Heartbeat>();
+        auto job = [pool = pool_, host, p = pool, spec, file, progress = std::move(progress),
+                    beat]() -> Result<VolumeInfo> {
+            auto conn = pool->get(host);
+            if (!conn) return tl::unexpected(conn.error());
+            return ops::upload_volume((*conn)->get(), host, p, spec, file,
+                                      [&](std::uint64_t done, std::uint64_t total) {
+                                          beat->beat();
+                                          return !beat->abandoned.load() && progress(done, total);
+                                      });
+        };
+        return calls_.call_alive(host, "upload_volume", beat, std::move(job));
+    }
+    Status resize_volume(const HostRef& host, const std::string& pool, const std::string& name,
+                         std::uint64_t capacity) override {
+        return run(host, "resize_volume", [pool, name, capacity](virConnectPtr c, const HostRef& h) {
+            return ops::resize_volume(c, h, pool, name, capacity);
+        });
+    }
+
+    Result<DeviceUse> device_use(const HostRef& host, const std::string& uuid) override {
+        return run(host, "device_use",
+                   [uuid](virConnectPtr c, const HostRef& h) { return ops::device_use(c, h, uuid); });
+    }
+    Result<std::string> attach_device(const HostRef& host, const std::string& uuid, const std::string& xml) override {
+        return run(host, "attach_device",
+                   [uuid, xml](virConnectPtr c, const HostRef& h) { return ops::attach_device(c, h, uuid, xml); });
+    }
+    Result<DiskInfo> detach_disk(const HostRef& host, const std::string& uuid, const std::string& target) override {
+        return run(host, "detach_disk",
+                   [uuid, target](virConnectPtr c, const HostRef& h) { return ops::detach_disk(c, h, uuid, target); });
+    }
+    Status detach_nic(const HostRef& host, const std::string& uuid, const std::string& mac) override {
+        return run(host, "detach_nic",
+                   [uuid, mac](virConnectPtr c, const HostRef& h) { return ops::detach_nic(c, h, uuid, mac); });
+    }
+    Status update_device(const HostRef& host, const std::string& uuid, const std::string& xml) override {
+        return run(host, "update_device",
+                   [uuid, xml](virConnectPtr c, const HostRef& h) { return ops::update_device(c, h, uuid, xml); });
+    }
+
     void on_event(std::function<void(const DomainEvent&)> callback) override { hub_->subscribe(std::move(callback)); }
 
 private:
@@ -153,6 +227,7 @@ private:
     std::shared_ptr<EventHub> hub_;
     std::shared_ptr<ConnectionPool> pool_;
     CallExecutor calls_;
+    std::chrono::milliseconds copy_timeout_;
 };
 
 }  // namespace

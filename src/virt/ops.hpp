@@ -72,4 +72,27 @@ Result<std::vector<InterfaceAddresses>> addresses(virConnectPtr conn, const Host
 // console_ops.cpp
 Result<ConsoleInfo> console_info(virConnectPtr conn, const HostRef& host, const std::string& uuid);
 
+// storage.cpp
+Status ensure_pool(virConnectPtr conn, const HostRef& host, const PoolSpec& spec);
+Result<VolumeInfo> volume(virConnectPtr conn, const HostRef& host, const std::string& pool, const std::string& name);
+Result<std::vector<VolumeInfo>> volumes(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                                        const std::string& prefix);
+Result<VolumeInfo> create_volume(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                                 const VolumeSpec& spec);
+Result<VolumeInfo> copy_volume(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                               const std::string& source, const VolumeSpec& spec);
+Status resize_volume(virConnectPtr conn, const HostRef& host, const std::string& pool, const std::string& name,
+                     std::uint64_t capacity);
+Result<VolumeInfo> upload_volume(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                                 const VolumeSpec& spec, const std::string& file, const UploadProgress& progress);
+
+// devices.cpp
+Result<DeviceUse> device_use(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+Result<std::string> attach_device(virConnectPtr conn, const HostRef& host, const std::string& uuid,
+                                  const std::string& xml);
+Result<DiskInfo> detach_disk(virConnectPtr conn, const HostRef& host, const std::string& uuid,
+                             const std::string& target);
+Status detach_nic(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& mac);
+Status update_device(virConnectPtr conn, const HostRef& host, const std::string& uuid, const std::string& xml);
+
 }  // namespace kvmhub::virt::ops

@@ -64,6 +64,17 @@ std::pair<std::string, std::string> split_host_port(const std::string& hp) {
 
 }  // namespace
 
+bool VmService::reserved(const std::string& variable) {
+    return kReserved.count(variable) != 0;
+}
+
+void VmService::set_meta_srv(nlohmann::json& context) const {
+    auto [meta_host, meta_port] = split_host_port(config_.meta_srv);
+    context["META_SRV"] = config_.meta_srv;
+    context["META_HOST"] = meta_host;
+    context["META_PORT"] = meta_port;
+}
+
 Result<std::string> VmService::create(const std::string& host, const nlohmann::json& body, const std::string& creator,
                                       const std::string& idempotency_key) {
     if (auto ok = check_request(body); !ok) return tl::unexpected(ok.error());
@@ -106,16 +117,13 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     const std::string arch = record->value("arch", "x86_64");
     if (arch == "aarch64") context["vm_uefi"] = "/usr/share/AAVMF/AAVMF_CODE.fd";
     for (const auto& [key, value] : body.items())
-        if (!kReserved.count(key)) context[key] = value;
+        if (!reserved(key)) context[key] = value;
     const std::string uuid = new_uuid();
-    auto [meta_host, meta_port] = split_host_port(config_.meta_srv);
     context["vm_uuid"] = uuid;
     context["vm_arch"] = arch;
     context["vm_create"] = timestamp(clock_);
     context["vm_creater"] = creator;
-    context["META_SRV"] = config_.meta_srv;
-    context["META_HOST"] = meta_host;
-    context["META_PORT"] = meta_port;
+    set_meta_srv(context);
     context["host"] = {{"name", host}, {"arch", caps->arch}, {"domain_type", caps->domain_type}};
     // Before any template sees them: the password is hashed here and never goes further.
     if (auto ok = cloudinit::normalize_inputs(context); !ok) return tl::unexpected(ok.error());

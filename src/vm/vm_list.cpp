@@ -47,8 +47,16 @@ nlohmann::json guest_json(const virt::GuestInfo& g, std::int64_t updated) {
 }
 
 VmService::VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
-                     cloudinit::SeedService& seeds, const Config& config, const Clock& clock)
-    : store_(store), catalog_(catalog), hypervisor_(hypervisor), seeds_(seeds), config_(config), clock_(clock) {}
+                     cloudinit::SeedService& seeds, disks::GoldCache& golds, disks::Provisioner& provisioner,
+                     const Config& config, const Clock& clock)
+    : store_(store),
+      catalog_(catalog),
+      hypervisor_(hypervisor),
+      seeds_(seeds),
+      golds_(golds),
+      provisioner_(provisioner),
+      config_(config),
+      clock_(clock) {}
 
 Result<virt::HostRef> VmService::host_ref(const std::string& host) {
     auto record = catalog_.host(host);

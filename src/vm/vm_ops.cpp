@@ -1,5 +1,9 @@
 // Lifecycle, changes, snapshots and statistics of one VM. Every change holds the VM's
 // operation lock, so two clients acting on one VM at once get one success and one 409.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "common/log.hpp"
@@ -28,7 +32,7 @@ Status named(Status status, const char* parameter) {
 }  // namespace
 
 Status VmService::locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
-                         const std::function<Status()>& body) {
+                         const std::function<Status()>& body, bool long_running) {
     const std::string key = fmt::format("/locks/vm/{}/{}", host.name, uuid);
     auto lease = store_.grant_lease(kLockTtl);
     if (!lease) return tl::unexpected(lease.error());
@@ -44,7 +48,28 @@ Status VmService::locked(const virt::HostRef& host, const std::string& uuid, con
         return fail(Errc::Conflict, "uuid",
                     fmt::format("VM {} is busy with {}; retry when it is done", uuid, busy_with));
     }
-    Status result = body();
+    Status result;
+    if (long_running) {
+        // Renews the lease at a third of its ttl until the body is done.
+        std::mutex mutex;
+        std::condition_variable wake;
+        bool done = false;
+        std::thread renewer([&, id = *lease] {
+            std::unique_lock lock(mutex);
+            while (!wake.wait_for(lock, kLockTtl / 3, [&] { return done; }))
+                if (auto kept = store_.keep_alive(id); !kept)
+                    log::get("vm")->warn("cannot renew the lock of vm={} op={}: {}", uuid, op, kept.error().desc);
+        });
+        result = body();
+        {
+            std::lock_guard lock(mutex);
+            done = true;
+        }
+        wake.notify_all();
+        renewer.join();
+    } else {
+        result = body();
+    }
     (void)store_.revoke_lease(*lease);  // deletes the lock key
     if (result) refresh_cached(host.name, uuid);
     return result;
@@ -155,7 +180,7 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
     }
     nlohmann::json update = nlohmann::json::object();
     for (const auto& [key, value] : changes.items()) {
-        if (key == "vm_create" || key == "vm_creater" || key == "vm_uuid" || key == "vm_mac") continue;
+        if (key == "vm_create" || key == "vm_creater" || reserved(key)) continue;
         // An empty value removes the variable (a password, a static address).
         if (value.is_null() || (value.is_string() && value.get_ref<const std::string&>().empty())) {
             context->erase(key);
@@ -170,6 +195,7 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
 
 Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context) {
     context.erase("vm_mac");
+    set_meta_srv(context);
     auto guest = hypervisor_.guest(host, uuid);
     if (!guest) return tl::unexpected(guest.error());
     if (!guest->nets.empty() && !guest->nets.front().mac.empty()) context["vm_mac"] = guest->nets.front().mac;

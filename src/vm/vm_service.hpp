@@ -5,7 +5,7 @@
 //   /hostinfo/<host>          the cached host information of the last list or resync
 //   /locks/vm/<host>/<uuid>   a mutation in progress (lease: a crashed daemon cannot leave it)
 //   /idempotency/<key>        the first reply of a create sent with an Idempotency-Key
-// Split over vm_create.cpp, vm_list.cpp and vm_ops.cpp.
+// Split over vm_create.cpp, vm_list.cpp, vm_ops.cpp and vm_devices.cpp.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,8 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "disks/gold_cache.hpp"
+#include "disks/provisioner.hpp"
 #include "store/store.hpp"
 #include "virt/hypervisor.hpp"
 
@@ -29,10 +31,15 @@ namespace kvmhub::vm {
 inline constexpr std::string_view kGuestsPrefix = "/guests/";
 inline constexpr std::string_view kHostInfoPrefix = "/hostinfo/";
 
+// One progress line for the client of a long operation; false once the client has gone away
+// (the operation then stops and undoes what it made).
+using ProgressSink = std::function<bool(std::string_view line)>;
+
 class VmService {
 public:
     VmService(store::Store& store, catalog::Catalog& catalog, virt::Hypervisor& hypervisor,
-              cloudinit::SeedService& seeds, const Config& config, const Clock& clock);
+              cloudinit::SeedService& seeds, disks::GoldCache& golds, disks::Provisioner& provisioner,
+              const Config& config, const Clock& clock);
 
     // ---- vm_create.cpp ----
     // Renders the host's domain template with the vm_* variables of `body` and defines the VM
@@ -79,6 +86,19 @@ public:
     Result<nlohmann::json> net_stats(const std::string& host, const std::string& uuid, const std::string& mac);
     Result<nlohmann::json> addresses(const std::string& host, const std::string& uuid);
 
+    // ---- vm_devices.cpp ----
+    // Renders the device template `device` (enabled on the host) for the VM with the next free
+    // target on its bus, provisions its volume (from `gold` in body, or blank), attaches it
+    // (persistent, and live when running). Returns {"desc","dev"[,"mac"][,"vol"]}. Whatever
+    // fails, or a client that goes away (`progress` false), leaves no volume and no device.
+    Result<nlohmann::json> attach_device(const std::string& host, const std::string& uuid, const std::string& device,
+                                         const nlohmann::json& body, const ProgressSink& progress);
+    // `dev` is a disk or CD-ROM target (a disk's pool volume is deleted too) or a NIC's MAC.
+    Result<nlohmann::json> detach_device(const std::string& host, const std::string& uuid, const std::string& dev);
+    // Puts a catalog ISO (or, for an empty name, the VM's cidata ISO) into CD-ROM `dev`.
+    Status change_cdrom(const std::string& host, const std::string& uuid, const std::string& dev,
+                        const std::string& isoname);
+
 private:
     // Renders the host's domain template for `body` and defines the VM; returns its uuid.
     Result<std::string> define_vm(const std::string& host, const nlohmann::json& body, const std::string& creator);
@@ -90,14 +110,25 @@ private:
     Status change(const std::string& host, const std::string& uuid, const std::string& op,
                   const std::function<Status(const virt::HostRef&)>& act);
     // Holds the VM's operation lock while `op` runs; Conflict when another operation holds it.
+    // `long_running` keeps the lock's lease alive while `body` runs (gold downloads and uploads
+    // may take longer than the lease's ttl).
     Status locked(const virt::HostRef& host, const std::string& uuid, const std::string& op,
-                  const std::function<Status()>& body);
+                  const std::function<Status()>& body, bool long_running = false);
     Status check_uuid(const std::string& uuid);
     // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
     Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
-    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC.
+    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC and the
+    // metadata service address of the running configuration (see set_meta_srv).
     Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context);
+    // Variables the server sets (vm_uuid, META_SRV, host, ...): a client's value is dropped.
+    static bool reserved(const std::string& variable);
+    // META_SRV, META_HOST and META_PORT from the configuration. A re-render takes the current
+    // ones, not those of the create: after a move of the metadata service, files that name it
+    // (a vendor-data with a phone-home URL, say) follow at the next re-render, as the domain
+    // XML does when it is defined again; the address in an existing domain's SMBIOS serial or
+    // CD-ROM source is the domain's own and changes only with it.
+    void set_meta_srv(nlohmann::json& context) const;
     // list_cached()'s answer, built from the store.
     Result<std::string> build_cached_list();
     // Replaces the host's cached information and guests; returns the guest objects.
@@ -110,6 +141,8 @@ private:
     catalog::Catalog& catalog_;
     virt::Hypervisor& hypervisor_;
     cloudinit::SeedService& seeds_;
+    disks::GoldCache& golds_;
+    disks::Provisioner& provisioner_;
     const Config& config_;
     const Clock& clock_;
 

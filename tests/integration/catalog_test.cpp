@@ -165,6 +165,10 @@ TEST_F(Catalog, HostValidationNamesTheField) {
     expect_refused(post("/conf/host/", with("sshuser", "")), 400, "sshuser", "must not be empty");
     expect_refused(post("/conf/host/", with("disk.nosuch", "on")), 400, "disk.nosuch", "no device template");
     expect_refused(post("/conf/host/", with("colour", "blue")), 400, "colour", "unknown field");
+    expect_refused(post("/conf/host/", with("pool", "a pool")), 400, "pool", "letters, digits");
+    expect_refused(post("/conf/host/", with("pool_path", "relative/dir")), 400, "pool_path", "absolute path");
+    expect_refused(post("/conf/host/", with("pool_path", "/var/../etc")), 400, "pool_path", "without '..'");
+    expect_refused(post("/conf/host/", with("pool_path", "/a'b")), 400, "pool_path", "quotes");
     json missing = host("h-bad");
     missing.erase("url");
     auto r = post("/conf/host/", missing);
@@ -173,6 +177,17 @@ TEST_F(Catalog, HostValidationNamesTheField) {
     expect_refused(call("POST", "/conf/host/", "{not json"), 400, "body", "malformed JSON");
     EXPECT_TRUE(find(call("GET", "/tpl/host/").json()["host"], "name", "h-bad").is_null())
         << "a refused host must not be stored";
+}
+
+TEST_F(Catalog, AHostKeepsItsStoragePoolFields) {
+    json body = host("h-pool");
+    body["pool"] = "vmdisks";
+    body["pool_path"] = "/srv/vmdisks";
+    ASSERT_EQ(post("/conf/host/", body).status, 200);
+    json listed = find(call("GET", "/tpl/host/").json()["host"], "name", "h-pool");
+    EXPECT_EQ(listed["pool"], "vmdisks");
+    EXPECT_EQ(listed["pool_path"], "/srv/vmdisks");
+    ASSERT_EQ(call("DELETE", "/conf/host/?name=h-pool").status, 200);
 }
 
 TEST_F(Catalog, DeviceListingOfAnUnknownHostIs404) {

@@ -70,7 +70,7 @@ int wait_with_timeout(pid_t pid, std::chrono::milliseconds timeout) {
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options) : admin_password_(options.admin_password) {
-    data_dir_ = dir_.file("data");
+    data_dir_ = options.data_dir.empty() ? dir_.file("data") : options.data_dir;
     std::vector<std::string> args{KVMHUB_DAEMON_PATH, "--data-dir", data_dir_};
     if (options.default_listen) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
     args.insert(args.end(), options.args.begin(), options.args.end());

@@ -22,6 +22,7 @@ struct DaemonOptions {
     std::string admin_password = "test-admin-password";
     bool wait_ready = true;      // wait for the "listening" line and read the port
     bool default_listen = true;  // add --listen 127.0.0.1:0 (off for tests with a listener config)
+    std::string data_dir;        // empty: a fresh one of its own (else one an earlier daemon used)
 };
 
 class Daemon {

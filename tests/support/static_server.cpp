@@ -34,6 +34,20 @@ void StaticServer::add(const std::string& path, int status, std::uint64_t length
     entries_[path] = Entry{status, length, extra_headers};
 }
 
+void StaticServer::add_body(const std::string& path, std::string body) {
+    std::lock_guard lock(mutex_);
+    Entry entry{200, body.size(), {}};
+    entry.has_body = true;
+    entry.body = std::move(body);
+    entries_[path] = std::move(entry);
+}
+
+std::string StaticServer::last_range(const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    auto it = ranges_.find(path);
+    return it == ranges_.end() ? "" : it->second;
+}
+
 int StaticServer::hits(const std::string& path) const {
     std::lock_guard lock(mutex_);
     auto it = hits_.find(path);
@@ -69,11 +83,27 @@ void StaticServer::answer(int fd) {
         std::lock_guard lock(mutex_);
         ++hits_[path];
         if (auto it = entries_.find(path); it != entries_.end()) entry = it->second;
+        std::string range;
+        if (auto at = request.find("\r\nRange: "); at != std::string::npos)
+            range = request.substr(at + 9, request.find("\r\n", at + 2) - at - 9);
+        ranges_[path] = range;
+        if (entry.has_body && range.rfind("bytes=", 0) == 0) {
+            const std::uint64_t from = std::stoull(range.substr(6));
+            std::string tail = from < entry.body.size() ? entry.body.substr(from) : "";
+            std::string reply =
+                from < entry.body.size()
+                    ? "HTTP/1.1 206 Partial\r\nContent-Range: bytes " + std::to_string(from) + "-" +
+                          std::to_string(entry.body.size() - 1) + "/" + std::to_string(entry.body.size()) +
+                          "\r\nContent-Length: " + std::to_string(tail.size()) + "\r\nConnection: close\r\n\r\n" + tail
+                    : "HTTP/1.1 416 Range\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+            return;
+        }
     }
     std::string reply = "HTTP/1.1 " + std::to_string(entry.status) +
                         " X\r\nContent-Length: " + std::to_string(entry.length) + "\r\nConnection: close\r\n" +
                         entry.headers + "\r\n";
-    if (method == "GET") reply += std::string(entry.length, 'x');
+    if (method == "GET") reply += entry.has_body ? entry.body : std::string(entry.length, 'x');
     send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
 }
 

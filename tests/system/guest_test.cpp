@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -50,21 +51,30 @@ std::string console(const std::string& log) {
     return text;
 }
 
-class Guest : public ::testing::Test {
+// Where the guests' metadata service address (META_SRV) points. Guest side: a NOCLOUD guest
+// fetches the files itself through qemu's user network, where 10.0.2.2 is the host's loopback.
+// Host side: qemu opens an ISO mode CD-ROM's http source itself, on the host, so 127.0.0.1.
+enum class MetaSide { Guest, Host };
+
+// One kvmhubd with a host "kvm1" on qemu:///system (domain template tests/system/testguest.tpl)
+// and a storage pool for the guests' disks, per suite.
+template <MetaSide side>
+class GuestSuite : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dir_ = new TempDir;
         // qemu runs as libvirt-qemu: it must reach the disks in here.
         ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);
-        pool_ = new std::string("kvmhub-e2e-" + std::to_string(getpid()));
+        pool_ = new std::string("kvmhub-e2e-" + std::string(side == MetaSide::Guest ? "g" : "h") + "-" +
+                                std::to_string(getpid()));
         auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
         ASSERT_EQ(pool.exit_code, 0) << pool.output;
-        // Only lifecycle events can update the cache during these tests. Guests reach the
-        // metadata routes through qemu's user network: 10.0.2.2 is the host's loopback.
+        // Only lifecycle events can update the cache during these tests.
         const int port = free_port();
+        const std::string meta_host = side == MetaSide::Guest ? "10.0.2.2" : "127.0.0.1";
         daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
                               .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
-                                      {"KVMHUB_META_SRV", "10.0.2.2:" + std::to_string(port)}},
+                                      {"KVMHUB_META_SRV", meta_host + ":" + std::to_string(port)}},
                               .default_listen = false});
         token_ = new std::string(daemon_->login());
         auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
@@ -76,6 +86,7 @@ protected:
     }
     static void TearDownTestSuite() {
         delete daemon_;
+        daemon_ = nullptr;
         delete token_;
         // A failed test may leave its VM: remove what this suite made, and only that.
         for (const auto& uuid : *created_) {
@@ -97,7 +108,8 @@ protected:
     static json cached(const std::string& uuid) { return find_cached(get("/vm/list/").json(), uuid); }
 
     // A VM of the test guest with a fresh 64 MiB qcow2 disk in the suite's pool.
-    static std::string create(const std::string& name, const json& extra = json::object()) {
+    static std::string create(const std::string& name, const json& extra = json::object(),
+                              const std::string& host = "kvm1") {
         auto vol = virsh({"vol-create-as", *pool_, name + ".qcow2", "64M", "--format", "qcow2"});
         EXPECT_EQ(vol.exit_code, 0) << vol.output;
         json body = {{"vm_name", name},
@@ -111,7 +123,7 @@ protected:
                      {"vm_disk", dir_->file(name + ".qcow2")},
                      {"vm_serial_log", serial_log(name)}};
         body.update(extra);
-        auto r = post("/vm/create/kvm1", body.dump());
+        auto r = post("/vm/create/" + host, body.dump());
         EXPECT_EQ(r.status, 200) << r.body;
         std::string uuid = r.json().value("uuid", "");
         if (!uuid.empty()) created_->push_back(uuid);
@@ -124,16 +136,14 @@ protected:
                           180s);
     }
 
-    static TempDir* dir_;
-    static std::string* pool_;
-    static Daemon* daemon_;
-    static std::string* token_;
+    static inline TempDir* dir_ = nullptr;
+    static inline std::string* pool_ = nullptr;
+    static inline Daemon* daemon_ = nullptr;
+    static inline std::string* token_ = nullptr;
     static inline std::vector<std::string>* created_ = new std::vector<std::string>;
 };
-TempDir* Guest::dir_ = nullptr;
-std::string* Guest::pool_ = nullptr;
-Daemon* Guest::daemon_ = nullptr;
-std::string* Guest::token_ = nullptr;
+using Guest = GuestSuite<MetaSide::Guest>;
+using IsoGuest = GuestSuite<MetaSide::Host>;
 
 // The text the test guest printed between "begin NAME" and "end NAME" (docs/test-guest.md).
 std::string framed(const std::string& console_text, const std::string& name) {
@@ -236,6 +246,96 @@ TEST_F(Guest, ANoCloudGuestReadsItsSeedFromTheMetadataRoutesOverHttp) {
     }
     ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
     ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
+}
+
+// The <disk device='cdrom'> element of a domain XML (empty when it has none).
+std::string cdrom_element(const std::string& xml) {
+    const auto from = xml.find("<disk type='network' device='cdrom'>");
+    if (from == std::string::npos) return "";
+    const auto to = xml.find("</disk>", from);
+    return to == std::string::npos ? "" : xml.substr(from, to + 7 - from);
+}
+
+// How many replies with `status` the daemon gave on the cidata.iso route, from /metrics.
+long iso_replies(const Daemon& daemon, const std::string& token, const std::string& method, int status) {
+    const std::string metrics = http_get(daemon.url() + "/metrics", bearer(token)).body;
+    const std::string series = "kvmhub_http_requests_total{route=\"/{uuid}/cidata.iso\",method=\"" + method +
+                               "\",status=\"" + std::to_string(status) + "\"} ";
+    const auto at = metrics.find(series);
+    return at == std::string::npos ? 0 : std::stol(metrics.substr(at + series.size()));
+}
+
+TEST_F(IsoGuest, AnIsoModeGuestMountsItsCidataCdromServedOverHttpByTheMetadataService) {
+    const std::string uuid = create("iso", {{"vm_meta_enum", "ISO"},
+                                            {"vm_name", "iso"},
+                                            {"vm_password", "iso-e2e-secret"},
+                                            {"vm_sshkey", json::array({"ssh-ed25519 AAAAC3Nz a@e2e", "ssh-rsa AAAAB3 b@e2e"})}});
+    ASSERT_EQ(uuid.size(), 36u);
+    // qemu itself opens the source, on the host: the metadata listener's loopback address.
+    const std::string xml = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    const std::string cdrom = cdrom_element(xml);
+    EXPECT_NE(cdrom.find("<source protocol='http' name='/" + uuid + "/cidata.iso'>"), std::string::npos) << xml;
+    EXPECT_NE(cdrom.find("<host name='127.0.0.1' port='" + std::to_string(daemon_->port()) + "'/>"),
+              std::string::npos)
+        << xml;
+
+    ASSERT_EQ(get("/vm/start/kvm1/" + uuid).status, 200);
+    ASSERT_TRUE(booted("iso")) << console(serial_log("iso"));
+    const std::string text = console(serial_log("iso"));
+    EXPECT_NE(text.find("kvmhub-test-guest: datasource cidata /dev/sr0"), std::string::npos) << text;
+    for (const char* name : {"meta-data", "user-data", "network-config"}) {
+        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
+        ASSERT_EQ(served.status, 200) << name;
+        std::string expected = served.body;
+        if (!expected.empty() && expected.back() != '\n') expected += '\n';
+        EXPECT_EQ(framed(text, name), expected) << name;
+    }
+    EXPECT_EQ(text.find("iso-e2e-secret"), std::string::npos) << "the clear password reached the guest";
+    // qemu's curl driver asks for the size with HEAD, then reads the image in byte ranges.
+    EXPECT_GE(iso_replies(*daemon_, *token_, "HEAD", 200), 1);
+    EXPECT_GE(iso_replies(*daemon_, *token_, "GET", 206), 1);
+    EXPECT_EQ(iso_replies(*daemon_, *token_, "GET", 416), 0);
+
+    ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
+    ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
+    EXPECT_EQ(http_get(daemon_->url() + "/" + uuid + "/cidata.iso").status, 404) << "delete leaves the seed";
+}
+
+// The shipped domain template's ISO mode (the default) under qemu 7.2: the domain starts with
+// the http CD-ROM, qemu reads the cidata image from the metadata service (SeaBIOS looks at the
+// CD for a boot record), and the element is the one the test guest's template renders.
+TEST_F(IsoGuest, TheShippedDomainTemplateStartsWithItsHttpCdromUnderQemu) {
+    json host = host_body("shipped", "qemu:///system", "domain");
+    auto added = post("/conf/host/", host.dump());
+    ASSERT_EQ(added.status, 200) << added.body;
+    auto r = post("/vm/create/shipped", json{{"vm_name", "shipped"}, {"vm_ram_mb", 128}, {"vm_ram_mb_max", 128},
+                                             {"vm_vcpus", 1}, {"vm_vcpus_max", 1}, {"vm_rng", "no"}}
+                                            .dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string uuid = r.json()["uuid"];
+    created_->push_back(uuid);
+    const std::string xml = get("/vm/xml/shipped/" + uuid).json()["xml"];
+    const std::string cdrom = cdrom_element(xml);
+    ASSERT_FALSE(cdrom.empty()) << xml;
+
+    const long ranges_before = iso_replies(*daemon_, *token_, "GET", 206);
+    auto started = get("/vm/start/shipped/" + uuid);
+    ASSERT_EQ(started.status, 200) << started.body;
+    EXPECT_TRUE(eventually([&] { return iso_replies(*daemon_, *token_, "GET", 206) > ranges_before; }, 60s))
+        << "qemu never read the CD-ROM";
+    EXPECT_EQ(guest(uuid)["state"], "RUNNING");
+    ASSERT_EQ(get("/vm/stop/shipped/" + uuid + "?force=true").status, 200);
+
+    // Same element as the test guest's (the uuid aside).
+    const std::string other = create("twin", {{"vm_meta_enum", "ISO"}});
+    ASSERT_EQ(other.size(), 36u);
+    std::string twin = cdrom_element(get("/vm/xml/kvm1/" + other).json()["xml"]);
+    twin.replace(twin.find(other), other.size(), uuid);
+    EXPECT_EQ(twin, cdrom);
+    ASSERT_EQ(get("/vm/delete/shipped/" + uuid).status, 200);
+    ASSERT_EQ(get("/vm/delete/kvm1/" + other).status, 200);
+    // The shipped template logs the serial console there; the domain is gone, so is its log.
+    std::filesystem::remove("/var/log/libvirt/qemu/console." + uuid + ".log");
 }
 
 TEST_F(Guest, TheCacheFollowsChangesMadeBehindKvmhubsBack) {

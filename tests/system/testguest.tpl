@@ -1,7 +1,11 @@
 {#- The tiny test guest (scripts/test-guest.sh) under kvmhub: direct kernel boot, one qcow2
-    disk from a storage pool, qemu user-mode networking, the serial console logged to a file,
-    cloud-init data over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD, and a VNC display on
-    the host's loopback (kernel messages on the screen too) when vm_graph is vnc. -#}
+    disk from a storage pool, qemu user-mode networking, the serial console logged to a file.
+    cloud-init data: over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD; from a CD-ROM
+    whose source is the metadata service's cidata.iso, exactly as templates/domains/domain.tpl
+    renders it on the pc machine, when vm_meta_enum is ISO. Unlike domain.tpl, ISO is not the
+    default here: the other tests' guests boot without a CD-ROM (and so without the metadata
+    service, which qemu itself would have to reach). A VNC display on the host's loopback
+    (kernel messages on the screen too) when vm_graph is vnc. -#}
 <domain type='{{ host.domain_type }}'>
   <name>testguest-{{ vm_uuid }}</name>
   <uuid>{{ vm_uuid }}</uuid>
@@ -44,6 +48,16 @@
       <source file='{{ vm_disk }}'/>
       <target dev='vda' bus='virtio'/>
     </disk>
+    {%- if vm_meta_enum == 'ISO' %}
+    <disk type='network' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='http' name='/{{ vm_uuid }}/cidata.iso'>
+        <host name='{{ META_HOST }}' port='{{ META_PORT }}'/>
+      </source>
+      <target dev='hda' bus='ide'/>
+      <readonly/>
+    </disk>
+    {%- endif %}
     <interface type='user'>
       <model type='virtio'/>
     </interface>

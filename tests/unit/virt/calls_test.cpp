@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -105,6 +106,56 @@ TEST(VirtCalls, ALateCompletionAfterShutdownTouchesOnlySharedState) {
     }  // the worker is still stuck: it gets detached, and the executor is gone
     gate->promise.set_value();
     EXPECT_EQ(done.wait_for(30s), std::future_status::ready);
+}
+
+TEST(VirtCalls, ACallThatKeepsBeatingOutlivesTheCallTimeout) {
+    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    auto beat = std::make_shared<Heartbeat>();
+    // Five times the call timeout in all, never more than a quarter of it without a beat.
+    auto r = calls.call_alive(kSlow, "upload", beat, [beat]() -> Result<int> {
+        for (int i = 0; i < 20; ++i) {
+            std::this_thread::sleep_for(50ms);
+            beat->beat();
+        }
+        return 7;
+    });
+    ASSERT_TRUE(r) << r.error().desc;
+    EXPECT_EQ(*r, 7);
+    EXPECT_FALSE(beat->abandoned.load());
+}
+
+TEST(VirtCalls, ACallThatStopsBeatingIsAbandonedAndToldSo) {
+    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    auto beat = std::make_shared<Heartbeat>();
+    auto gate = std::make_shared<Gate>();
+    auto saw_abandoned = std::make_shared<std::promise<bool>>();
+    auto r = calls.call_alive(kSlow, "upload", beat, [beat, gate, saw_abandoned]() -> Status {
+        beat->beat();
+        gate->opened.wait();  // stuck: no more beats
+        saw_abandoned->set_value(beat->abandoned.load());
+        return {};
+    });
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::HostTimeout);
+    EXPECT_EQ(r.error().desc, "host slow made no progress on upload for 200 ms");
+    gate->promise.set_value();
+    EXPECT_TRUE(saw_abandoned->get_future().get()) << "the job can see that nobody waits any more";
+}
+
+TEST(VirtCalls, CallForUsesItsOwnDeadline) {
+    CallExecutor calls({.call_timeout = 50ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    auto r = calls.call_for(kSlow, "copy", 5s, []() -> Result<int> {
+        std::this_thread::sleep_for(300ms);
+        return 1;
+    });
+    ASSERT_TRUE(r) << r.error().desc;
+    auto late = calls.call_for(kFast, "copy", 100ms, []() -> Status {
+        std::this_thread::sleep_for(400ms);
+        return {};
+    });
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().code, Errc::HostTimeout);
+    EXPECT_EQ(late.error().desc, "host fast did not answer within 100 ms");
 }
 
 }  // namespace

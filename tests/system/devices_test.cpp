@@ -1,0 +1,422 @@
+// Devices through kvmhubd on qemu:///system: disks from a gold image built here with qemu-img
+// (a marker at 1 MiB), provisioned in a pool kvmhub creates itself, linked and full clones,
+// blank disks, NICs and CD-ROMs on stopped VMs, and one e2e run where the booted test guest
+// reads the gold's marker and the requested size from its new disk and gets DHCP on a new NIC.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/raw_socket.hpp"
+#include "support/temp_dir.hpp"
+#include "support/vm_fixtures.hpp"
+#include "system/system_support.hpp"
+
+namespace kvmhub::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr std::uint64_t kGiB = 1ull << 30;
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string out = text.str();
+    std::erase(out, '\r');
+    return out;
+}
+
+// A loopback port that was free a moment ago (the daemon's address must be known before it starts).
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// The last line of a streamed reply, parsed.
+json last_line(const std::string& body) {
+    std::string text = body;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    auto nl = text.rfind('\n');
+    return json::parse(nl == std::string::npos ? text : text.substr(nl + 1), nullptr, false);
+}
+
+class Devices : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir;
+        ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);  // qemu runs as libvirt-qemu
+        const std::string pid = std::to_string(getpid());
+        pool_ = new std::string("kvmhub-sys-" + pid);
+        marker_ = new std::string("KVMHUB-GOLD-MARKER-" + pid);
+        // The gold: 64 MiB, the marker at 1 MiB, as qcow2.
+        std::filesystem::create_directories(dir_->file("gold"));
+        {
+            std::ofstream raw(dir_->file("gold.raw"), std::ios::binary);
+            raw.seekp(1 << 20);
+            raw << *marker_;
+        }
+        auto truncated = run_command({"truncate", "-s", "64M", dir_->file("gold.raw")});
+        ASSERT_EQ(truncated.exit_code, 0) << truncated.output;
+        auto converted = run_command({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", dir_->file("gold.raw"),
+                                      dir_->file("gold") + "/t.qcow2"});
+        ASSERT_EQ(converted.exit_code, 0) << converted.output;
+
+        // qemu itself fetches network CD-ROM media from META_SRV: it must be this daemon on loopback.
+        const int port = free_port();
+        daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
+                              .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
+                                      {"KVMHUB_GOLD_DIR", dir_->file("gold")},
+                                      {"KVMHUB_META_SRV", "127.0.0.1:" + std::to_string(port)}},
+                              .default_listen = false});
+        token_ = new std::string(daemon_->login());
+        auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
+                                read_text(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
+        ASSERT_EQ(tpl.status, 200) << tpl.body;
+        json host = host_body("kvm1", "qemu:///system", "testguest");
+        host["pool"] = *pool_;
+        host["pool_path"] = dir_->file("pool");
+        for (const char* dev : {"disk.file", "net.user", "net.default", "net.br-ext", "cdrom.null"}) host[dev] = "on";
+        auto added = post("/conf/host/", host.dump());
+        ASSERT_EQ(added.status, 200) << added.body;
+        auto gold = post("/conf/gold/", json{{"name", "tiny"},
+                                             {"arch", "x86_64"},
+                                             {"uri", "file://" + dir_->file("gold") + "/t.qcow2"},
+                                             {"size", "1"}}
+                                            .dump());
+        ASSERT_EQ(gold.status, 200) << gold.body;
+    }
+    static void TearDownTestSuite() {
+        delete daemon_;
+        delete token_;
+        for (const auto& uuid : *created_) {
+            virsh({"destroy", uuid});
+            virsh({"undefine", uuid});
+        }
+        // Everything left in the pool (the bases), then the pool kvmhub created.
+        auto vols = virsh({"vol-list", *pool_});
+        std::istringstream lines(vols.output);
+        for (std::string line; std::getline(lines, line);) {
+            std::istringstream words(line);
+            std::string name;
+            if (words >> name) virsh({"vol-delete", name, "--pool", *pool_});
+        }
+        virsh({"pool-destroy", *pool_});
+        virsh({"pool-undefine", *pool_});
+        delete created_;
+        delete pool_;
+        delete marker_;
+        delete dir_;
+    }
+
+    static HttpResponse get(const std::string& path) { return http_get(daemon_->url() + path, bearer(*token_)); }
+    static HttpResponse post(const std::string& path, const std::string& body = "{}") {
+        return http_post(daemon_->url() + path, body, bearer(*token_));
+    }
+
+    // A stopped VM of the test guest; its own disk (vda) is a file that need not exist to define it.
+    static std::string create(const std::string& name) {
+        json body = {{"vm_name", name},
+                     {"vm_ram_mb", 256},
+                     {"vm_vcpus", 1},
+                     {"vm_kernel", test_guest_dir() + "/vmlinuz"},
+                     {"vm_initrd", test_guest_dir() + "/initrd.img"},
+                     {"vm_disk", dir_->file(name + ".qcow2")},
+                     {"vm_serial_log", dir_->file(name + ".serial.log")}};
+        auto r = post("/vm/create/kvm1", body.dump());
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::string uuid = r.json().value("uuid", "");
+        if (!uuid.empty()) created_->push_back(uuid);
+        return uuid;
+    }
+
+    static json attach(const std::string& uuid, const std::string& dev, const json& body) {
+        auto r = post("/vm/attach_device/kvm1/" + uuid + "?dev=" + dev, body.dump());
+        EXPECT_EQ(r.status, 200) << r.body;
+        return last_line(r.body);
+    }
+
+    // virsh vol-dumpxml of a pool volume ("" when there is none).
+    static std::string volume_xml(const std::string& name) {
+        auto r = virsh({"vol-dumpxml", name, "--pool", *pool_});
+        return r.exit_code == 0 ? r.output : "";
+    }
+    static std::vector<std::string> volumes(const std::string& containing) {
+        virsh({"pool-refresh", *pool_});
+        auto r = virsh({"vol-list", *pool_});
+        std::vector<std::string> out;
+        std::istringstream lines(r.output);
+        for (std::string line; std::getline(lines, line);) {
+            std::istringstream words(line);
+            std::string name;
+            if (words >> name && name.find(containing) != std::string::npos) out.push_back(name);
+        }
+        return out;
+    }
+    static std::uint64_t uploads() {
+        std::string text = get("/metrics").body;
+        auto at = text.find("kvmhub_gold_uploads_total{host=\"kvm1\"} ");
+        if (at == std::string::npos) return 0;
+        return std::stoull(text.substr(text.find("} ", at) + 2));
+    }
+
+    static TempDir* dir_;
+    static std::string* pool_;
+    static std::string* marker_;
+    static Daemon* daemon_;
+    static std::string* token_;
+    static inline std::vector<std::string>* created_ = new std::vector<std::string>;
+};
+TempDir* Devices::dir_ = nullptr;
+std::string* Devices::pool_ = nullptr;
+std::string* Devices::marker_ = nullptr;
+Daemon* Devices::daemon_ = nullptr;
+std::string* Devices::token_ = nullptr;
+
+TEST_F(Devices, TwoVmsFromOneGoldShareOneUploadedBaseAsLinkedClones) {
+    const std::string a = create("share-a");
+    const std::string b = create("share-b");
+    ASSERT_FALSE(a.empty());
+    ASSERT_FALSE(b.empty());
+    const auto before = uploads();
+    // At the same time: the second waits for the first one's upload.
+    auto first = std::async(std::launch::async, [&] {
+        return attach(a, "disk.file", {{"gold", "tiny"}, {"size", 2}});
+    });
+    auto second = std::async(std::launch::async, [&] {
+        return attach(b, "disk.file", {{"gold", "tiny"}, {"size", 2}});
+    });
+    json ra = first.get();
+    json rb = second.get();
+    ASSERT_EQ(ra["result"], "OK") << ra.dump();
+    ASSERT_EQ(rb["result"], "OK") << rb.dump();
+    EXPECT_EQ(ra["dev"], "vdb") << "vda is the guest's own disk";
+    EXPECT_EQ(uploads() - before, 1u) << "one upload for two VMs";
+    auto bases = volumes("gold-tiny-");
+    ASSERT_EQ(bases.size(), 1u);
+    const std::string base_path = dir_->file("pool") + "/" + bases[0];
+
+    for (const auto& uuid : {a, b}) {
+        const std::string xml = volume_xml("vdb-" + uuid + ".qcow2");
+        ASSERT_FALSE(xml.empty()) << "no volume for " << uuid;
+        EXPECT_NE(xml.find("<backingStore>\n    <path>" + base_path + "</path>"), std::string::npos) << xml;
+        EXPECT_NE(xml.find("<capacity unit='bytes'>" + std::to_string(2 * kGiB) + "</capacity>"), std::string::npos)
+            << xml;
+        const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+        EXPECT_NE(dom.find("volume='vdb-" + uuid + ".qcow2'"), std::string::npos) << dom;
+    }
+    // The next disk takes the next free letter.
+    json next = attach(a, "disk.file", json::object());
+    EXPECT_EQ(next["dev"], "vdc") << next.dump();
+
+    // delete takes exactly the VM's own volumes; the base stays for the other VM.
+    auto deleted = get("/vm/delete/kvm1/" + a);
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(deleted.json()["failed"], json::array()) << deleted.body;
+    EXPECT_TRUE(volumes(a).empty());
+    EXPECT_EQ(volumes(b).size(), 1u);
+    EXPECT_EQ(volumes("gold-tiny-").size(), 1u);
+}
+
+TEST_F(Devices, AFullCopyHasTheGoldsContentNoBackingAndTheRequestedSize) {
+    const std::string uuid = create("full");
+    json r = attach(uuid, "disk.file", {{"gold", "tiny"}, {"size", "3"}, {"clone", "full"}});
+    ASSERT_EQ(r["result"], "OK") << r.dump();
+    const std::string name = "vdb-" + uuid + ".qcow2";
+    const std::string xml = volume_xml(name);
+    EXPECT_EQ(xml.find("<backingStore>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<capacity unit='bytes'>" + std::to_string(3 * kGiB) + "</capacity>"), std::string::npos) << xml;
+    auto raw = run_command({"qemu-img", "dd", "if=" + dir_->file("pool") + "/" + name, "of=" + dir_->file("full.raw"),
+                            "bs=1M", "count=2", "-O", "raw"});
+    ASSERT_EQ(raw.exit_code, 0) << raw.output;
+    EXPECT_NE(read_text(dir_->file("full.raw")).find(*marker_), std::string::npos);
+    ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
+    EXPECT_TRUE(volumes(uuid).empty());
+}
+
+TEST_F(Devices, ASizeBelowTheGoldIsRefusedWith403AndMakesNothing) {
+    // The gold is 64 MiB; no whole number of GiB is too small for it, so use a bigger gold.
+    auto big = run_command({"qemu-img", "create", "-f", "qcow2", dir_->file("gold") + "/big.qcow2", "5G"});
+    ASSERT_EQ(big.exit_code, 0) << big.output;
+    auto gold = post(
+        "/conf/gold/",
+        json{{"name", "big"}, {"arch", "x86_64"}, {"uri", "file://" + dir_->file("gold") + "/big.qcow2"}, {"size", "1"}}
+            .dump());
+    ASSERT_EQ(gold.status, 200) << gold.body;
+    const std::string uuid = create("small");
+    json r = attach(uuid, "disk.file", {{"gold", "big"}, {"size", 2}});
+    EXPECT_EQ(r["result"], "ERR") << r.dump();
+    EXPECT_EQ(r["code"], 403) << r.dump();
+    EXPECT_NE(r["desc"].get<std::string>().find("gold too small"), std::string::npos) << r.dump();
+    EXPECT_TRUE(volumes(uuid).empty());
+    EXPECT_TRUE(volumes("gold-big-").empty()) << "refused before anything was uploaded";
+}
+
+TEST_F(Devices, ABlankDiskIsDetachedWithItsVolume) {
+    const std::string uuid = create("blank");
+    json r = attach(uuid, "disk.file", {{"size", 1}});
+    ASSERT_EQ(r["result"], "OK") << r.dump();
+    EXPECT_EQ(r["dev"], "vdb");
+    const std::string xml = volume_xml("vdb-" + uuid + ".qcow2");
+    EXPECT_EQ(xml.find("<backingStore>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<capacity unit='bytes'>" + std::to_string(kGiB) + "</capacity>"), std::string::npos) << xml;
+
+    auto detached = post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb");
+    ASSERT_EQ(detached.status, 200) << detached.body;
+    EXPECT_EQ(detached.json()["vol"], *pool_ + "/vdb-" + uuid + ".qcow2") << detached.body;
+    EXPECT_TRUE(volumes(uuid).empty());
+    const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(dom.find("vdb"), std::string::npos) << dom;
+    EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb").status, 404);
+}
+
+TEST_F(Devices, BadRequestsAreRefusedBeforeAnythingIsMade) {
+    const std::string uuid = create("bad");
+    EXPECT_EQ(post("/vm/attach_device/kvm1/" + uuid + "?dev=disk.rbd", "{}").status, 404) << "not enabled on kvm1";
+    EXPECT_EQ(post("/vm/attach_device/kvm1/" + uuid + "?dev=disk.file&size=1", "{}").json()["code"], 998);
+    json r = attach(uuid, "disk.file", {{"size", "ten"}});
+    EXPECT_EQ(r["result"], "ERR");
+    EXPECT_EQ(r["name"], "size");
+    r = attach(uuid, "disk.file", {{"gold", "tiny"}, {"clone", "deep"}});
+    EXPECT_EQ(r["name"], "clone");
+    r = attach(uuid, "disk.file", {{"gold", "nosuch"}});
+    EXPECT_EQ(r["code"], 404) << r.dump();
+    EXPECT_TRUE(volumes(uuid).empty());
+    EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=../x").status, 400);
+}
+
+TEST_F(Devices, ANicGetsTheMacLibvirtMadeAndIsDetachedByIt) {
+    const std::string uuid = create("nic");
+    json r = attach(uuid, "net.user", json::object());
+    ASSERT_EQ(r["result"], "OK") << r.dump();
+    const std::string mac = r.value("mac", "");
+    ASSERT_EQ(mac.size(), 17u) << r.dump();
+    auto list = virsh({"domiflist", uuid});
+    EXPECT_NE(list.output.find(mac), std::string::npos) << list.output;
+    auto detached = post("/vm/detach_device/kvm1/" + uuid + "?dev=" + mac);
+    ASSERT_EQ(detached.status, 200) << detached.body;
+    list = virsh({"domiflist", uuid});
+    EXPECT_EQ(list.output.find(mac), std::string::npos) << list.output;
+}
+
+// The other shipped NIC templates render and attach to a stopped VM's definition (never started
+// here: libvirt's default network stays down and there is no br-ext bridge).
+TEST_F(Devices, TheBridgeAndNetworkNicTemplatesRenderAndAttach) {
+    const std::string uuid = create("nics");
+    json bridge = attach(uuid, "net.br-ext", {{"vm_vcpus", 2}});
+    ASSERT_EQ(bridge["result"], "OK") << bridge.dump();
+    json network = attach(uuid, "net.default", json::object());
+    ASSERT_EQ(network["result"], "OK") << network.dump();
+    EXPECT_NE(bridge["mac"], network["mac"]);
+    const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(dom.find("<source bridge='br-ext'/>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("<driver name='vhost' queues='2'/>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("<source network='default'/>"), std::string::npos) << dom;
+    for (const auto& nic : {bridge, network})
+        EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=" + nic["mac"].get<std::string>()).status, 200);
+    const std::string after = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(after.find("br-ext"), std::string::npos) << after;
+    EXPECT_EQ(after.find("network='default'"), std::string::npos) << after;
+    EXPECT_NE(after.find("<interface type='user'>"), std::string::npos) << "the guest's own NIC stays";
+}
+
+TEST_F(Devices, ACdromOfAStoppedVmGetsTheCidataIso) {
+    const std::string uuid = create("cd");
+    json r = attach(uuid, "cdrom.null", json::object());
+    ASSERT_EQ(r["result"], "OK") << r.dump();
+    EXPECT_EQ(r["dev"], "hda") << "cdrom.null is an IDE CD-ROM";
+    auto changed = post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":""})");
+    ASSERT_EQ(changed.status, 200) << changed.body;
+    std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(dom.find("name='/" + uuid + "/cidata.iso'"), std::string::npos) << dom;
+
+    EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":"nosuch"})").status, 404);
+    EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=vda", R"({"isoname":""})").status, 400) << "vda is a disk";
+}
+
+TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
+    // A raw gold of 4 GiB (sparse here, but every byte is streamed to the host): long enough
+    // to disconnect in the middle of its upload.
+    const std::string file = dir_->file("gold") + "/huge.raw";
+    ASSERT_EQ(run_command({"truncate", "-s", "4G", file}).exit_code, 0);
+    auto gold = post("/conf/gold/",
+                     json{{"name", "huge"}, {"arch", "x86_64"}, {"uri", "file://" + file}, {"size", "5"}}.dump());
+    ASSERT_EQ(gold.status, 200) << gold.body;
+    const std::string uuid = create("gone");
+    // Hashes the gold (kept for later) and stops at the size check, before any upload.
+    json small = attach(uuid, "disk.file", {{"gold", "huge"}, {"size", 1}});
+    ASSERT_EQ(small["code"], 403) << small.dump();
+    const auto before = uploads();
+    {
+        RawSocket client(daemon_->port());
+        const std::string body = R"({"gold":"huge","size":5})";
+        client.send("POST /vm/attach_device/kvm1/" + uuid +
+                    "?dev=disk.file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + *token_ +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body);
+        const std::string seen = client.read_until("uploading ", 60s);
+        ASSERT_NE(seen.find("uploading "), std::string::npos) << seen;
+    }  // gone
+    EXPECT_TRUE(eventually([&] { return uploads() == before + 1 && volumes("gold-huge-").empty(); }, 60s))
+        << "the half-uploaded base is still there";
+    EXPECT_TRUE(volumes(uuid).empty());
+    const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_EQ(dom.find("vdb"), std::string::npos) << dom;
+    // The VM's lock went with the request: the next attach works, and takes vdb.
+    json blank = attach(uuid, "disk.file", {{"size", 1}});
+    EXPECT_EQ(blank["dev"], "vdb") << blank.dump();
+}
+
+TEST_F(Devices, TheBootedGuestReadsTheGoldOnItsNewDiskAndGetsDhcpOnItsNewNic) {
+    auto disk = run_command({"qemu-img", "create", "-f", "qcow2", dir_->file("boot.qcow2"), "64M"});
+    ASSERT_EQ(disk.exit_code, 0) << disk.output;
+    const std::string uuid = create("boot");
+    json d = attach(uuid, "disk.file", {{"gold", "tiny"}, {"size", 2}});
+    ASSERT_EQ(d["result"], "OK") << d.dump();
+    json n = attach(uuid, "net.user", json::object());
+    ASSERT_EQ(n["result"], "OK") << n.dump();
+    json c = attach(uuid, "cdrom.null", json::object());
+    ASSERT_EQ(c["result"], "OK") << c.dump();
+
+    ASSERT_EQ(get("/vm/start/kvm1/" + uuid).status, 200);
+    const std::string log = dir_->file("boot.serial.log");
+    ASSERT_TRUE(eventually([&] { return read_text(log).find("kvmhub-test-guest: ready") != std::string::npos; }, 180s))
+        << read_text(log);
+    const std::string console = read_text(log);
+    EXPECT_NE(console.find("kvmhub-test-guest: disk vdb bytes " + std::to_string(2 * kGiB) + "\n"), std::string::npos)
+        << console;
+    EXPECT_NE(console.find("kvmhub-test-guest: disk vdb at 1MiB: " + *marker_ + "\n"), std::string::npos) << console;
+    EXPECT_NE(console.find("kvmhub-test-guest: network eth1 10.0.2.15/24 via 10.0.2.2"), std::string::npos)
+        << "the attached NIC got no DHCP lease from qemu:\n"
+        << console;
+
+    // Media change on the running guest: qemu opens the cidata ISO over HTTP from this daemon.
+    auto changed = post("/vm/cdrom/kvm1/" + uuid + "?dev=" + c["dev"].get<std::string>(), R"({"isoname":""})");
+    ASSERT_EQ(changed.status, 200) << changed.body;
+    auto blk = virsh({"domblklist", uuid});
+    EXPECT_NE(blk.output.find("/" + uuid + "/cidata.iso"), std::string::npos) << blk.output;
+
+    ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
+    ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
+    EXPECT_TRUE(volumes(uuid).empty());
+}
+
+}  // namespace
+}  // namespace kvmhub::test
