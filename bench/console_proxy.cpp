@@ -153,26 +153,25 @@ Channel tcp_channel(int& fd, int port) {
     ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return Channel{
-        [fd](const std::string& bytes) {
-            std::size_t off = 0;
-            while (off < bytes.size()) {
-                auto n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-                if (n <= 0) return false;
-                off += static_cast<std::size_t>(n);
-            }
-            return true;
-        },
-        [fd](std::size_t n, std::string& out) {
-            out.resize(n);
-            std::size_t got = 0;
-            while (got < n) {
-                auto r = ::recv(fd, out.data() + got, n - got, 0);
-                if (r <= 0) return false;
-                got += static_cast<std::size_t>(r);
-            }
-            return true;
-        }};
+    return Channel{[fd](const std::string& bytes) {
+                       std::size_t off = 0;
+                       while (off < bytes.size()) {
+                           auto n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+                           if (n <= 0) return false;
+                           off += static_cast<std::size_t>(n);
+                       }
+                       return true;
+                   },
+                   [fd](std::size_t n, std::string& out) {
+                       out.resize(n);
+                       std::size_t got = 0;
+                       while (got < n) {
+                           auto r = ::recv(fd, out.data() + got, n - got, 0);
+                           if (r <= 0) return false;
+                           got += static_cast<std::size_t>(r);
+                       }
+                       return true;
+                   }};
 }
 
 Channel ws_channel(WsClient& ws) {
@@ -214,10 +213,11 @@ void print(const char* name, const Result& r, const Result& raw) {
 int main(int argc, char** argv) {
     const std::size_t total = (argc > 1 ? std::stoul(argv[1]) : 64) * 1024 * 1024;
     SourceServer echo(total);
-    std::printf("console proxy: %zu MiB streamed from the target, %zu KiB chunks echoed (window 1), %d round "
-                "trips of 16 bytes; "
-                "%u cores shared by everything\n",
-                total >> 20, kChunk >> 10, kRoundTrips, std::thread::hardware_concurrency());
+    std::printf(
+        "console proxy: %zu MiB streamed from the target, %zu KiB chunks echoed (window 1), %d round "
+        "trips of 16 bytes; "
+        "%u cores shared by everything\n",
+        total >> 20, kChunk >> 10, kRoundTrips, std::thread::hardware_concurrency());
 
     int fd = -1;
     Channel raw_ch = tcp_channel(fd, echo.port());
@@ -234,7 +234,8 @@ int main(int argc, char** argv) {
     http_post(daemon.url() + "/conf/host/", host_body("b1", "test:///default", "bench").dump(), bearer(token));
     const std::string uuid = http_post(daemon.url() + "/vm/create/b1", "{}", bearer(token)).json().value("uuid", "");
     http_get(daemon.url() + "/vm/start/b1/" + uuid, bearer(token));
-    const std::string ticket = http_get(daemon.url() + "/vm/display/b1/" + uuid, bearer(token)).json().value("token", "");
+    const std::string ticket =
+        http_get(daemon.url() + "/vm/display/b1/" + uuid, bearer(token)).json().value("token", "");
     auto kvmhub_ws = WsClient::connect(daemon.port(), "/vm/websockify/b1/" + uuid + "?ticket=" + ticket,
                                        WsOptions{.protocols = {"binary"}});
     Result through_kvmhub;

@@ -84,8 +84,8 @@ Reply vm_websockify(ApiContext& ctx, Request& req) {
     const std::string host = param_or_empty(req, "host");
     const std::string uuid = param_or_empty(req, "uuid");
     auto plan = ctx.consoles.open(host, uuid, query_or_empty(req, "ticket"), query_or_empty(req, "disp"));
-    ctx.audit.record(auth::AuditEntry{"ticket", "vm.console", host + "/" + uuid, plan ? "ok" : plan.error().desc,
-                                      req.request_id});
+    ctx.audit.record(
+        auth::AuditEntry{"ticket", "vm.console", host + "/" + uuid, plan ? "ok" : plan.error().desc, req.request_id});
     return bridge_reply(plan);
 }
 

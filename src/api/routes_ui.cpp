@@ -19,9 +19,9 @@ namespace {
 constexpr std::size_t kMaxAsset = 16 * 1024 * 1024;
 
 struct Mount {
-    const char* prefix;    // URL prefix, e.g. "/ui"
-    std::string root;      // folder it maps to
-    const char* package;   // where the files come from, for the 404 message
+    const char* prefix;   // URL prefix, e.g. "/ui"
+    std::string root;     // folder it maps to
+    const char* package;  // where the files come from, for the 404 message
 };
 
 const char* content_type(std::string_view path) {
@@ -68,16 +68,15 @@ std::optional<std::string> safe_relative(std::string_view rest) {
 Reply serve_file(const Mount& mount, const Request& req) {
     const std::string* rest = req.param("path");
     auto relative = safe_relative(rest ? *rest : "");
-    if (!relative)
-        return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
+    if (!relative) return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     const std::string file = mount.root + "/" + *relative;
-    struct stat st{};
+    struct stat st {};
     if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxAsset) {
-        struct stat root_st{};
+        struct stat root_st {};
         if (::stat(mount.root.c_str(), &root_st) != 0)
-            return Reply::error(Error{Errc::NotFound, "path",
-                                      fmt::format("{} is not installed ({} missing); {}", mount.prefix, mount.root,
-                                                  mount.package)});
+            return Reply::error(
+                Error{Errc::NotFound, "path",
+                      fmt::format("{} is not installed ({} missing); {}", mount.prefix, mount.root, mount.package)});
         return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     }
     const std::string etag = fmt::format("\"{:x}-{:x}\"", static_cast<std::uint64_t>(st.st_size),

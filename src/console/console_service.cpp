@@ -42,8 +42,10 @@ bool uri_is_local(std::string_view uri) {
     std::string_view rest = uri.substr(scheme_end + 3);
     std::string_view authority = rest.substr(0, rest.find('/'));
     if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    if (authority.starts_with('[')) authority = authority.substr(1, authority.find(']') - 1);
-    else authority = authority.substr(0, authority.find(':'));
+    if (authority.starts_with('['))
+        authority = authority.substr(1, authority.find(']') - 1);
+    else
+        authority = authority.substr(0, authority.find(':'));
     return authority.empty() || is_loopback(authority);
 }
 
@@ -95,8 +97,8 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
             return fail(Errc::BadInput, "timeout_mins",
                         "timeout_mins must be a whole number of minutes, at least 1 (got '" + t + "')", 998);
     }
-    if (!request.prefix.empty() && (request.prefix.front() != '/' || request.prefix.find_first_of("?#&\"' <>\\") !=
-                                                                          std::string::npos))
+    if (!request.prefix.empty() &&
+        (request.prefix.front() != '/' || request.prefix.find_first_of("?#&\"' <>\\") != std::string::npos))
         return fail(Errc::BadInput, "prefix", "prefix must be a URL path starting with '/', e.g. /kvm", 998);
     if (!is_uuid(request.uuid)) return fail(Errc::BadInput, "uuid", "'" + request.uuid + "' is not a UUID");
 
@@ -106,7 +108,8 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
     auto info = hypervisor_.console_info(*ref, request.uuid);
     if (!info) return tl::unexpected(info.error());
     if (!info->running)
-        return fail(Errc::Conflict, "state", "VM " + request.uuid + " is not running; start it before opening a console");
+        return fail(Errc::Conflict, "state",
+                    "VM " + request.uuid + " is not running; start it before opening a console");
 
     Ticket ticket{request.host, request.uuid, DisplayKind::Console, "serial", {}, {}};
     std::string password;
@@ -121,8 +124,9 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
                 break;
             }
         if (graphics == nullptr)
-            return fail(Errc::Conflict, "disp",
-                        fmt::format("VM {} has no {} display", request.uuid, wanted ? kind_name(*wanted) : "VNC or SPICE"));
+            return fail(
+                Errc::Conflict, "disp",
+                fmt::format("VM {} has no {} display", request.uuid, wanted ? kind_name(*wanted) : "VNC or SPICE"));
         ticket.kind = graphics->type == "spice" ? DisplayKind::Spice : DisplayKind::Vnc;
         if (ticket.kind == DisplayKind::Spice && !std::filesystem::exists(kSpiceDir))
             return fail(Errc::Conflict, "disp",
@@ -178,7 +182,8 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
     }
     if (!password.empty()) page += "password=" + percent_encode(password) + "&";
     page += "path=" + percent_encode(path);
-    return nlohmann::json{{"display", page}, {"token", secret}, {"disp", kind_name(kind)}, {"expire", utc_text(expires)}};
+    return nlohmann::json{
+        {"display", page}, {"token", secret}, {"disp", kind_name(kind)}, {"expire", utc_text(expires)}};
 }
 
 void ConsoleService::guard_session(SessionPlan& plan, const std::string& key) {
@@ -222,7 +227,8 @@ Result<SessionPlan> ConsoleService::open(const std::string& host, const std::str
         if (!kind) return fail(Errc::BadInput, "disp", "unknown display '" + disp + "'; use vnc, spice or console");
     }
     if (ticket.empty())
-        return fail(Errc::Unauthorized, "ticket", "a console ticket is required (ticket=...); get one from /vm/display/");
+        return fail(Errc::Unauthorized, "ticket",
+                    "a console ticket is required (ticket=...); get one from /vm/display/");
     const std::string key = host + "/" + uuid;
     if (!config_.takeover) {
         std::lock_guard lock(mutex_);
@@ -260,7 +266,8 @@ Result<SessionPlan> ConsoleService::open_log(const std::string& host, const std:
     if (!uri_is_local(ref->url))
         return fail(Errc::Conflict, "host",
                     "the serial log of a VM is read from its file, which only works for hosts on this machine; "
-                    "host " + host + " is remote (" + ref->url + ")");
+                    "host " +
+                        host + " is remote (" + ref->url + ")");
     auto info = hypervisor_.console_info(*ref, uuid);
     if (!info) return tl::unexpected(info.error());
     if (info->serial_log.empty())

@@ -41,7 +41,7 @@ private:
         ino_t inode = 0;
         std::string chunk(64 * 1024, '\0');
         for (;;) {
-            struct stat st{};
+            struct stat st {};
             if (::stat(path_.c_str(), &st) == 0) {
                 // Replaced (a new boot with append='off') or truncated: start over.
                 if (!in.is_open() || st.st_ino != inode || st.st_size < offset) {

@@ -40,8 +40,8 @@ public:
     // Stores `ticket` and returns its secret.
     std::string mint(Ticket ticket);
     // The ticket for `secret` when it is unexpired, unused and bound to host/uuid (and `kind`
-    // when the caller names one); it is consumed (removed) by this call. Refusals: Forbidden (unknown, used, other VM or kind),
-    // Gone (expired). The messages say which, for the console page to show.
+    // when the caller names one); it is consumed (removed) by this call. Refusals: Forbidden (unknown, used, other VM
+    // or kind), Gone (expired). The messages say which, for the console page to show.
     Result<Ticket> take(const std::string& secret, const std::string& host, const std::string& uuid,
                         std::optional<DisplayKind> kind = std::nullopt);
     // Drops expired tickets; mint() calls it now and then.

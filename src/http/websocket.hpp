@@ -23,7 +23,7 @@ struct WebsocketUpgrade {
     std::uint16_t tcp_port = 0;
     std::shared_ptr<BytePipe> pipe;
 
-    bool read_only = false;               // the client's data frames are dropped (log viewers)
+    bool read_only = false;                // the client's data frames are dropped (log viewers)
     std::chrono::seconds idle_timeout{0};  // no byte either way for this long ends it; 0 = never
     std::chrono::seconds max_session{0};   // 0 = no limit
     std::chrono::seconds ping_interval{30};

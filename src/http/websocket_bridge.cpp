@@ -132,8 +132,9 @@ asio::awaitable<void> client_to_target(std::shared_ptr<Session<Stream>> s) {
             auto data = buffer.cdata();
             bool ok = s->up.pipe->write(std::string_view(static_cast<const char*>(data.data()), data.size()));
             buffer.consume(buffer.size());
-            if (!ok) s->finish(reason_of(websocket::close_code::internal_error, "the console stopped taking input"),
-                               "console write failed");
+            if (!ok)
+                s->finish(reason_of(websocket::close_code::internal_error, "the console stopped taking input"),
+                          "console write failed");
         } else {
             auto [wec, written] = co_await asio::async_write(s->target, buffer.data(), nothrow);
             buffer.consume(buffer.size());

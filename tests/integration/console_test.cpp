@@ -148,8 +148,7 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
     EXPECT_EQ(shown["expire"].get<std::string>().size(), 19u) << shown;
     json serial = d_->display(uuid, "?disp=console");
     EXPECT_EQ(serial["disp"], "console");
-    EXPECT_EQ(serial["display"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u)
-        << serial;
+    EXPECT_EQ(serial["display"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << serial;
     EXPECT_NE(serial["token"], shown["token"]);
 }
 
@@ -275,8 +274,9 @@ TEST_F(Console, ConsoleLogFollowsTheSerialLogFile) {
     EXPECT_TRUE(ws->close());
 
     auto missing = d_->vm(echo_->port());
-    expect_refused(d_->ws("/vm/console_log/t1/" + missing, WsOptions{.headers = {"Authorization: Bearer " + d_->token()}}),
-                   4404, "cannot read the serial log");
+    expect_refused(
+        d_->ws("/vm/console_log/t1/" + missing, WsOptions{.headers = {"Authorization: Bearer " + d_->token()}}), 4404,
+        "cannot read the serial log");
 }
 
 TEST_F(Console, StaticAssetsAreServedSafely) {
@@ -295,9 +295,9 @@ TEST_F(Console, StaticAssetsAreServedSafely) {
     EXPECT_TRUE(again.body.empty());
     auto novnc = http_get(d_->daemon().url() + "/novnc/vnc_lite.html");
     EXPECT_EQ(novnc.status, 200) << "Debian's novnc package";
-    for (const char* bad : {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/%2E%2E%2Fpackage.json",
-                            "/ui/.hidden", "/ui/", "/ui//console.html", "/xterm/..%2F..%2Fpackage.json",
-                            "/ui/nothing.html"}) {
+    for (const char* bad :
+         {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/%2E%2E%2Fpackage.json", "/ui/.hidden", "/ui/",
+          "/ui//console.html", "/xterm/..%2F..%2Fpackage.json", "/ui/nothing.html"}) {
         auto r = http_get(d_->daemon().url() + bad);
         EXPECT_EQ(r.status, 404) << bad << " " << r.body;
     }

@@ -67,8 +67,8 @@ std::unique_ptr<WsClient> WsClient::connect(int port, const std::string& target,
     auto& ws = impl->ws;
     beast::error_code ec;
     beast::get_lowest_layer(ws).expires_after(options.timeout);
-    beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)),
-                                        ec);
+    beast::get_lowest_layer(ws).connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
     if (ec) {
         if (error) *error = "connect: " + ec.message();
         return nullptr;

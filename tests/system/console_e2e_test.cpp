@@ -40,8 +40,10 @@ public:
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (buffer_.size() < n && std::chrono::steady_clock::now() < deadline) {
             auto next = ws_.read(1s);
-            if (next) buffer_ += *next;
-            else if (ws_.closed()) break;
+            if (next)
+                buffer_ += *next;
+            else if (ws_.closed())
+                break;
         }
         std::string out = buffer_.substr(0, n);
         buffer_.erase(0, out.size());
@@ -79,8 +81,10 @@ protected:
 
         auto vol = virsh({"vol-create-as", *pool_, "console.qcow2", "64M", "--format", "qcow2"});
         ASSERT_EQ(vol.exit_code, 0) << vol.output;
-        json body = {{"vm_name", "console"},          {"vm_vcpus", 1},
-                     {"vm_ram_mb", 256},              {"vm_graph", "vnc"},
+        json body = {{"vm_name", "console"},
+                     {"vm_vcpus", 1},
+                     {"vm_ram_mb", 256},
+                     {"vm_graph", "vnc"},
                      {"vm_kernel", test_guest_dir() + "/vmlinuz"},
                      {"vm_initrd", test_guest_dir() + "/initrd.img"},
                      {"vm_disk", dir_->file("console.qcow2")},
@@ -90,7 +94,10 @@ protected:
         uuid_ = new std::string(created.json().value("uuid", ""));
         ASSERT_EQ(get("/vm/start/kvm1/" + *uuid_).status, 200);
         const bool ready = eventually(
-            [] { return read_file(dir_->file("console.serial.log")).find("kvmhub-test-guest: ready") != std::string::npos; },
+            [] {
+                return read_file(dir_->file("console.serial.log")).find("kvmhub-test-guest: ready") !=
+                       std::string::npos;
+            },
             180s);
         ASSERT_TRUE(ready) << read_file(dir_->file("console.serial.log"));
     }
@@ -207,7 +214,7 @@ TEST_F(ConsoleE2e, ChromiumShowsTheGuestScreenOnNoVncsPage) {
                            {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 180s);
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("canvas not blank"), std::string::npos) << run.output;
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(stat(shot.c_str(), &st), 0);
     EXPECT_GT(st.st_size, 1000);
 }

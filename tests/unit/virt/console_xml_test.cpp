@@ -29,8 +29,9 @@ TEST(ConsoleXml, ReadsGraphicsSerialAndLog) {
 }
 
 TEST(ConsoleXml, NoConsolesAndUnallocatedPorts) {
-    auto info = parse_console_xml("<domain><devices><graphics type='vnc' port='-1' autoport='yes'/>"
-                                  "<serial type='file'><source path='/tmp/x'/></serial></devices></domain>");
+    auto info = parse_console_xml(
+        "<domain><devices><graphics type='vnc' port='-1' autoport='yes'/>"
+        "<serial type='file'><source path='/tmp/x'/></serial></devices></domain>");
     ASSERT_TRUE(info);
     ASSERT_EQ(info->graphics.size(), 1u);
     EXPECT_EQ(info->graphics[0].port, -1);
