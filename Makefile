@@ -40,6 +40,7 @@ integration: build
 # Benchmarks: numbers for the README, never pass/fail.
 bench: build
 	@bench/run.sh $(BUILD_DIR)
+	@$(BUILD_DIR)/bench/console_proxy_bench
 	@bench/meta.sh $(BUILD_DIR)
 
 # libFuzzer + ASan/UBSan (clang): builds fuzz/*_fuzz.cpp and runs each for $(FUZZ_SECONDS)s from its seed corpus

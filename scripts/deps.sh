@@ -29,9 +29,18 @@ packages=(
   # tests: cidata ISOs for the test guest; isoinfo reads back the ISOs kvmhub builds;
   # cloud-init's own checks of the rendered files
   xorriso genisoimage cloud-init
+  # browser consoles: noVNC and spice-html5 pages served by kvmhubd; websockify for the
+  # console proxy benchmark; headless Chromium for the browser tests (driven by playwright-core)
+  novnc spice-html5 websockify chromium
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )
+
+# Node.js for the web assets (npm ci in ui/): Debian's nodejs + npm unless a node with npm
+# is already there (e.g. from NodeSource, whose nodejs package brings npm itself).
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,7 +49,18 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# ui/node_modules from ui/package-lock.json (pinned): xterm.js and playwright-core.
+install_ui() {
+  local ui
+  ui="$(cd "$(dirname "$0")/.." && pwd)/ui"
+  if [ ! -f "$ui/node_modules/.package-lock.json" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in $ui"
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_ui
   exit 0
 fi
 
@@ -58,3 +78,5 @@ if [ -L "$autostart" ] || [ -e "$autostart" ]; then
   echo "deps: turning off the autostart of libvirt's default network ($autostart)"
   "${sudo_cmd[@]}" rm -f "$autostart"
 fi
+
+install_ui

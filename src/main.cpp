@@ -31,6 +31,7 @@
 #include "disks/provisioner.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
+#include "console/console_service.hpp"
 #include "virt/hypervisor.hpp"
 #include "virt/probe.hpp"
 #include "vm/cache_updater.hpp"
@@ -72,6 +73,7 @@ struct Services {
     std::unique_ptr<vm::TaskService> tasks;
     std::unique_ptr<vm::VmService> vms;
     std::unique_ptr<vm::CacheUpdater> cache_updater;
+    std::unique_ptr<console::ConsoleService> consoles;
 
     explicit Services(const Config& c) : config(c) {}
     // Teardown in dependency order: no more events (on_event waits for a running callback),
@@ -122,6 +124,7 @@ struct Services {
         tasks = std::make_unique<vm::TaskService>(*store, clock, owner);
         vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, *golds, *provisioner, *tasks,
                                               config, clock);
+        consoles = std::make_unique<console::ConsoleService>(*catalog, *hypervisor, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });
@@ -153,8 +156,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,
-                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks, *links};
+        return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,   *throttle,
+                               *audit,    *catalog, *vms,  *seeds, *tasks, *links, *consoles};
     }
 };
 

@@ -29,6 +29,10 @@ class VmService;
 class TaskService;
 }  // namespace kvmhub::vm
 
+namespace kvmhub::console {
+class ConsoleService;
+}  // namespace kvmhub::console
+
 namespace kvmhub::api {
 
 struct ApiContext {
@@ -45,6 +49,7 @@ struct ApiContext {
     cloudinit::SeedService& seeds;
     vm::TaskService& tasks;
     auth::LinkService& links;
+    console::ConsoleService& consoles;
 };
 
 }  // namespace kvmhub::api

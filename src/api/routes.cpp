@@ -45,6 +45,8 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.add(meta_routes(ctx));
     router.add(task_routes(ctx));
     router.add(link_routes(ctx));
+    router.add(console_routes(ctx));
+    router.add(ui_routes(ctx));
     return router.seal();
 }
 

@@ -30,6 +30,8 @@ std::vector<http::Route> vm_routes(ApiContext& ctx);        // routes_vm.cpp
 std::vector<http::Route> meta_routes(ApiContext& ctx);      // routes_meta.cpp
 std::vector<http::Route> task_routes(ApiContext& ctx);      // routes_tasks.cpp
 std::vector<http::Route> link_routes(ApiContext& ctx);      // routes_links.cpp
+std::vector<http::Route> console_routes(ApiContext& ctx);   // routes_console.cpp
+std::vector<http::Route> ui_routes(ApiContext& ctx);        // routes_ui.cpp
 
 // Records the change in the audit log and answers: `ok_fields` on success, the error otherwise.
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,

@@ -34,7 +34,7 @@ constexpr std::array<Surface, 3> kSurfaces{Surface::Admin, Surface::Tenant, Surf
 constexpr std::array<std::string_view, 5> kListenerKeys{"name", "listen", "serves", "tls_cert", "tls_key"};
 // Keys that are not scalar fields: sections and the lists handled by FileReader.
 constexpr std::array<std::string_view, 9> kOtherKeys{
-    "http", "store", "auth", "libvirt", "tenant", "listener", "actions", "http.listen", "store.etcd_endpoints"};
+    "http", "store", "auth", "libvirt", "tenant", "console", "listener", "actions", "http.listen", "store.etcd_endpoints"};
 
 const char* type_name(toml::node_type type) {
     switch (type) {
@@ -161,7 +161,8 @@ private:
             if (key == "store.backend") state_.backend_explicit = true;
             return config_detail::store_field(config_, *field, *value, key);
         }
-        if (key == "http" || key == "store" || key == "auth" || key == "libvirt" || key == "tenant") {
+        if (key == "http" || key == "store" || key == "auth" || key == "libvirt" || key == "tenant" ||
+            key == "console") {
             const auto* table = node.as_table();
             if (table == nullptr) return wrong_type(key, "a table", node);
             return section(*table, key);
@@ -358,6 +359,7 @@ Status finish(Config& config) {
         config.store.sqlite_path = (std::filesystem::path(config.data_dir) / "kvmhub.db").string();
     if (config.gold_srv.empty()) config.gold_srv = config.meta_srv;
     if (config.gold_dir.empty()) config.gold_dir = (std::filesystem::path(config.data_dir) / "gold").string();
+    if (config.console.ui_dir.empty()) config.console.ui_dir = KVMHUB_DEFAULT_UI_DIR;
     if (config.iso_dir.empty()) config.iso_dir = (std::filesystem::path(config.data_dir) / "iso").string();
     if (config.ctrl_srv.empty()) config.ctrl_srv = config.meta_srv;
     if (config.store.backend == StoreBackend::Etcd && config.store.etcd_endpoints.empty())

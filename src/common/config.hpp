@@ -72,6 +72,14 @@ struct TenantConfig {
     std::chrono::seconds max_link_lifetime{366 * 24 * 3600};
 };
 
+struct ConsoleConfig {
+    std::chrono::seconds max_ticket_ttl{4 * 3600};  // cap on display's timeout_mins (ticket and session)
+    std::chrono::seconds idle_timeout{1200};        // a session with no bytes either way for this long ends
+    std::chrono::seconds ping_interval{30};         // websocket keepalive ping; a silent client is dropped
+    bool takeover = true;                           // a second console on a VM takes over; false: refused
+    std::string ui_dir;                             // the web assets (ui/); default: the source tree's ui/
+};
+
 struct Config {
     std::string config_file;  // the file that was read, empty if none
     std::string data_dir = "./data";
@@ -82,6 +90,7 @@ struct Config {
     HttpConfig http;
     LibvirtConfig libvirt;
     TenantConfig tenant;
+    ConsoleConfig console;
 
     // simplekvm-compatible settings (their environment names are accepted as aliases)
     std::string meta_srv = "127.0.0.1:8080";  // host[:port] guests and hosts reach the metadata service on

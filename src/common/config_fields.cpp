@@ -99,6 +99,16 @@ const std::array kFields{
     Field{.key = "libvirt.resync_interval", .env = "KVMHUB_LIBVIRT_RESYNC_INTERVAL", .kind = Kind::Int, .min = 1,
           .max = kDay, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::resync_interval>},
 
+    Field{.key = "console.max_ticket_ttl", .env = "KVMHUB_CONSOLE_MAX_TICKET_TTL", .kind = Kind::Int, .min = 1,
+          .max = kDay, .unit = "seconds", .set = assign<&Config::console, &ConsoleConfig::max_ticket_ttl>},
+    Field{.key = "console.idle_timeout", .env = "KVMHUB_CONSOLE_IDLE_TIMEOUT", .kind = Kind::Int, .min = 1,
+          .max = kDay, .unit = "seconds", .set = assign<&Config::console, &ConsoleConfig::idle_timeout>},
+    Field{.key = "console.ping_interval", .env = "KVMHUB_CONSOLE_PING_INTERVAL", .kind = Kind::Int, .min = 1,
+          .max = 3600, .unit = "seconds", .set = assign<&Config::console, &ConsoleConfig::ping_interval>},
+    Field{.key = "console.takeover", .env = "KVMHUB_CONSOLE_TAKEOVER", .kind = Kind::Bool,
+          .set = assign<&Config::console, &ConsoleConfig::takeover>},
+    Field{.key = "console.ui_dir", .env = "KVMHUB_UI_DIR", .set = assign<&Config::console, &ConsoleConfig::ui_dir>},
+
     Field{.key = "store.backend", .env = "KVMHUB_STORE_BACKEND", .choices = kBackends,
           .set = assign<&Config::store, &StoreConfig::backend>},
     Field{.key = "store.sqlite_path", .set = assign<&Config::store, &StoreConfig::sqlite_path>},

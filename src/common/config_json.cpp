@@ -116,6 +116,13 @@ json config_to_json(const Config& c) {
         {"key_grace", c.tenant.key_grace.count()},
         {"max_link_lifetime", c.tenant.max_link_lifetime.count()},
     };
+    out["console"] = {
+        {"max_ticket_ttl", c.console.max_ticket_ttl.count()},
+        {"idle_timeout", c.console.idle_timeout.count()},
+        {"ping_interval", c.console.ping_interval.count()},
+        {"takeover", c.console.takeover},
+        {"ui_dir", c.console.ui_dir},
+    };
     json endpoints = json::array();
     for (const std::string& e : c.store.etcd_endpoints) endpoints.push_back(without_userinfo(e));
     out["store"] = {

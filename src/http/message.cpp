@@ -1,5 +1,7 @@
 #include "http/message.hpp"
 
+#include "http/websocket.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -52,6 +54,15 @@ Method parse_method(std::string_view name) {
     for (const auto& [text, method] : kMethods)
         if (text == name) return method;
     return Method::Other;
+}
+
+bool is_websocket_request(const Request& request) {
+    const std::string* upgrade = request.header("upgrade");
+    if (request.method != Method::Get || upgrade == nullptr) return false;
+    std::string lower(trim(*upgrade));
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower == "websocket";
 }
 
 const std::string* Request::header(std::string_view lower_name) const {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,8 @@ struct Request {
     std::string cookie(std::string_view name) const;
 };
 
+struct WebsocketUpgrade;  // http/websocket.hpp
+
 // Writes one piece of a streamed reply body; false once the client has gone away (the
 // producer should then stop, undo what it half-made, and return).
 using StreamWrite = std::function<bool(std::string_view chunk)>;
@@ -56,6 +59,9 @@ struct Reply {
     std::string body;
     Fields headers;      // extra headers (Set-Cookie, Retry-After, ...)
     bool close = false;  // close the connection after this reply
+    // Set: a websocket request becomes a console bridge (see http/websocket.hpp); the rest of
+    // the reply is what a plain HTTP request gets.
+    std::shared_ptr<const WebsocketUpgrade> upgrade;
     // Set by streamed(): after the status and headers, the server runs this on a worker thread
     // and sends every write() at once (chunked transfer), in order; `body` is not used.
     std::function<void(const StreamWrite& write)> stream;

@@ -29,6 +29,7 @@
 #include <boost/url/parse.hpp>
 
 #include "common/log.hpp"
+#include "http/websocket_bridge.hpp"
 
 namespace kvmhub::http {
 namespace {
@@ -290,9 +291,18 @@ struct Server::Impl {
             // Read before handle(): it moves the parser to read the body.
             const unsigned version = head.get().version();
             const bool client_keep_alive = head.get().keep_alive();
+            const bool bodyless = !head.get().has_content_length() && !head.get().chunked();
             Request req;
             Reply reply;
             co_await handle(stream, buffer, head, l, req, reply, client_ip, tls);
+            if (reply.upgrade && bodyless && is_websocket_request(req)) {
+                co_await websocket(stream, head.get(), req, reply, conn_id, started);
+                co_return;
+            }
+            if (reply.upgrade && reply.status == 101) {
+                reply = Reply::error(Error{Errc::BadInput, "upgrade", "a websocket request has no body"});
+                reply.close = true;
+            }
             // A streamed body to an HTTP/1.0 client ends with the connection.
             const bool keep_alive =
                 client_keep_alive && !reply.close && !is_stopping() && !(reply.stream && version < 11);
@@ -301,6 +311,34 @@ struct Server::Impl {
             co_await write_reply(stream, reply, version, keep_alive, req.request_id, req.method == Method::Head);
             if (!keep_alive) co_return;
         }
+    }
+
+    // The connection becomes a websocket console session (http/websocket_bridge.cpp) and ends
+    // with it. A server shutdown ends the session like a stop of an idle connection does.
+    template <class Stream>
+    asio::awaitable<void> websocket(Stream& stream, const detail::UpgradeRequest& head, const Request& req,
+                                    const Reply& reply, std::uint64_t conn_id,
+                                    std::chrono::steady_clock::time_point started) {
+        // The access log shows a refusal's status (403, 410, ...) though the handshake completes.
+        Reply switching = reply;
+        if (reply.upgrade->refuse_code == 0) switching.status = 101;
+        record(req, switching, started);
+        detail::BridgeHooks hooks;
+        hooks.request_id = req.request_id;
+        hooks.on_shutdown = [this, conn_id](std::function<void()> end) {
+            bool stopping_now = false;
+            {
+                std::lock_guard lock(mutex);
+                auto it = connections.find(conn_id);
+                if (it != connections.end()) {
+                    it->second.idle = true;
+                    it->second.cancel = end;
+                }
+                stopping_now = stopping;
+            }
+            if (stopping_now) end();
+        };
+        co_await detail::run_websocket(stream, head, *reply.upgrade, std::move(hooks));
     }
 
     bool is_stopping() {

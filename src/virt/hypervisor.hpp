@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/byte_pipe.hpp"
 #include "common/result.hpp"
 
 namespace kvmhub::virt {
@@ -87,6 +88,22 @@ struct InterfaceAddresses {
     std::string mac;
     std::string name;
     std::vector<std::pair<std::string, std::string>> addrs;  // address/prefix, "ipv4"|"ipv6"
+};
+
+// A graphics console of a running domain, from its live XML.
+struct GraphicsInfo {
+    std::string type;    // vnc, spice
+    int port = -1;       // -1 while not allocated (the domain is not running)
+    std::string listen;  // the address it listens on; "" = qemu's default (loopback for VNC)
+    std::string passwd;  // "" when none
+};
+
+// What the browser consoles of a domain can reach.
+struct ConsoleInfo {
+    bool running = false;
+    std::vector<GraphicsInfo> graphics;
+    bool serial = false;     // a pty <serial> or <console> exists
+    std::string serial_log;  // <serial><log file=...>, "" when the output is not logged
 };
 
 // A host's storage pool for kvmhub's volumes: a directory pool.
@@ -175,6 +192,12 @@ public:
                                                                       const std::string& mac) = 0;  // rx, tx bytes
     // Guest agent first, then DHCP leases, then ARP.
     virtual Result<std::vector<InterfaceAddresses>> addresses(const HostRef& host, const std::string& uuid) = 0;
+
+    // The consoles of a domain, from its live definition (with the graphics passwords).
+    virtual Result<ConsoleInfo> console_info(const HostRef& host, const std::string& uuid) = 0;
+    // The domain's serial console as a byte pipe over the host's shared connection (a libvirt
+    // stream driven by the libvirt event loop). Takes the console over from any other client.
+    virtual Result<std::shared_ptr<BytePipe>> open_console(const HostRef& host, const std::string& uuid) = 0;
 
     // ---- storage (storage.cpp) ----
     // Defines, builds, starts and marks autostart the pool when it is missing or stopped, and

@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "virt/calls.hpp"
 #include "virt/connections.hpp"
+#include "virt/console_stream.hpp"
 #include "virt/event_loop.hpp"
 #include "virt/events.hpp"
 #include "virt/hypervisor.hpp"
@@ -106,6 +107,20 @@ public:
     }
     Result<std::vector<InterfaceAddresses>> addresses(const HostRef& host, const std::string& uuid) override {
         return run(host, "addresses", [uuid](virConnectPtr c, const HostRef& h) { return ops::addresses(c, h, uuid); });
+    }
+
+    Result<ConsoleInfo> console_info(const HostRef& host, const std::string& uuid) override {
+        return run(host, "console_info",
+                   [uuid](virConnectPtr c, const HostRef& h) { return ops::console_info(c, h, uuid); });
+    }
+    Result<std::shared_ptr<BytePipe>> open_console(const HostRef& host, const std::string& uuid) override {
+        // Not through run(): the stream must hold the connection it was opened on.
+        return calls_.call(host, "open_console",
+                           [pool = pool_, host, uuid]() -> Result<std::shared_ptr<BytePipe>> {
+                               auto conn = pool->get(host);
+                               if (!conn) return tl::unexpected(conn.error());
+                               return open_console_stream(*conn, host, uuid);
+                           });
     }
 
     Status ensure_pool(const HostRef& host, const PoolSpec& pool) override {

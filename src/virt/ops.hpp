@@ -69,6 +69,9 @@ Result<std::pair<std::uint64_t, std::uint64_t>> net_stats(virConnectPtr conn, co
                                                           const std::string& uuid, const std::string& mac);
 Result<std::vector<InterfaceAddresses>> addresses(virConnectPtr conn, const HostRef& host, const std::string& uuid);
 
+// console_ops.cpp
+Result<ConsoleInfo> console_info(virConnectPtr conn, const HostRef& host, const std::string& uuid);
+
 // storage.cpp
 Status ensure_pool(virConnectPtr conn, const HostRef& host, const PoolSpec& spec);
 Result<VolumeInfo> volume(virConnectPtr conn, const HostRef& host, const std::string& pool, const std::string& name);

@@ -4,7 +4,8 @@
     whose source is the metadata service's cidata.iso, exactly as templates/domains/domain.tpl
     renders it on the pc machine, when vm_meta_enum is ISO. Unlike domain.tpl, ISO is not the
     default here: the other tests' guests boot without a CD-ROM (and so without the metadata
-    service, which qemu itself would have to reach). -#}
+    service, which qemu itself would have to reach). A VNC display on the host's loopback
+    (kernel messages on the screen too) when vm_graph is vnc. -#}
 <domain type='{{ host.domain_type }}'>
   <name>testguest-{{ vm_uuid }}</name>
   <uuid>{{ vm_uuid }}</uuid>
@@ -23,7 +24,7 @@
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{{ vm_kernel }}</kernel>
     <initrd>{{ vm_initrd }}</initrd>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
+    <cmdline>{% if vm_graph == 'vnc' %}console=tty0 {% endif %}console=ttyS0 panic=-1</cmdline>
     {%- if vm_meta_enum == 'NOCLOUD' %}
     <smbios mode='sysinfo'/>
     {%- endif %}
@@ -67,6 +68,12 @@
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
+    {%- if vm_graph == 'vnc' %}
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>
+    <video>
+      <model type='vga'/>
+    </video>
+    {%- endif %}
     <memballoon model='virtio'/>
   </devices>
 </domain>

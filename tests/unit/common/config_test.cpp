@@ -733,3 +733,42 @@ TEST(CurrentEnvironment, ReadsTheProcessEnvironment) {
 
 }  // namespace
 }  // namespace kvmhub
+
+namespace kvmhub {
+namespace {
+
+class ConsoleConfigTest : public ::testing::Test {
+protected:
+    Result<Config> load(const std::string& toml, const Environment& env = {}) const {
+        std::ofstream(dir_.file("kvmhub.toml")) << toml;
+        return load_config(dir_.file("kvmhub.toml"), env, {}, dir_.file("absent.toml"));
+    }
+    test::TempDir dir_;
+};
+
+TEST_F(ConsoleConfigTest, ConsoleSectionAndEnvironment) {
+    auto c = load("[console]\nidle_timeout = 5\nmax_ticket_ttl = 600\nui_dir = \"/srv/ui\"\n",
+                  {{"KVMHUB_CONSOLE_TAKEOVER", "false"}, {"KVMHUB_CONSOLE_PING_INTERVAL", "7"}});
+    ASSERT_TRUE(c) << c.error().desc;
+    EXPECT_EQ(c->console.idle_timeout, std::chrono::seconds(5));
+    EXPECT_EQ(c->console.max_ticket_ttl, std::chrono::seconds(600));
+    EXPECT_EQ(c->console.ping_interval, std::chrono::seconds(7));
+    EXPECT_FALSE(c->console.takeover);
+    EXPECT_EQ(c->console.ui_dir, "/srv/ui");
+    auto defaults = load("");
+    ASSERT_TRUE(defaults);
+    EXPECT_TRUE(defaults->console.takeover);
+    EXPECT_EQ(defaults->console.ui_dir, KVMHUB_SOURCE_DIR "/ui");
+}
+
+TEST_F(ConsoleConfigTest, BadConsoleValuesNameTheKey) {
+    auto zero = load("[console]\nidle_timeout = 0\n");
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().where, "console.idle_timeout");
+    auto typo = load("[console]\nidle = 5\n");
+    ASSERT_FALSE(typo);
+    EXPECT_NE(typo.error().where.find("console.idle"), std::string::npos) << typo.error().where;
+}
+
+}  // namespace
+}  // namespace kvmhub

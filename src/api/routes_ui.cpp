@@ -1,0 +1,120 @@
+// Static web assets, public (they hold no data; the websocket needs a ticket): the console
+// pages (ui/www), xterm.js (npm, ui/node_modules), noVNC and spice-html5 (Debian packages).
+// Paths are checked segment by segment before the file system sees them: no "..", no hidden
+// names, no empty segments; files only, with a content type from the extension, an ETag and
+// caching headers (pages are revalidated, libraries cached for a day).
+#include <sys/stat.h>
+
+#include <array>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "api/routes.hpp"
+
+namespace kvmhub::api {
+namespace {
+
+constexpr std::size_t kMaxAsset = 16 * 1024 * 1024;
+
+struct Mount {
+    const char* prefix;   // URL prefix, e.g. "/ui"
+    std::string root;     // folder it maps to
+    const char* package;  // where the files come from, for the 404 message
+};
+
+const char* content_type(std::string_view path) {
+    static constexpr std::array<std::pair<std::string_view, const char*>, 16> kTypes{{
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".map", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".jpg", "image/jpeg"},
+        {".woff", "font/woff"},
+        {".woff2", "font/woff2"},
+        {".ttf", "font/ttf"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".ogg", "audio/ogg"},
+        {".mp3", "audio/mpeg"},
+    }};
+    for (const auto& [ext, type] : kTypes)
+        if (path.ends_with(ext)) return type;
+    return "application/octet-stream";
+}
+
+// The relative path when every segment is a plain name; nullopt otherwise.
+std::optional<std::string> safe_relative(std::string_view rest) {
+    if (rest.empty() || rest.size() > 1024) return std::nullopt;
+    std::string_view left = rest;
+    while (!left.empty()) {
+        auto slash = left.find('/');
+        std::string_view segment = left.substr(0, slash);
+        if (segment.empty() || segment.front() == '.' || segment.find('\\') != std::string_view::npos ||
+            segment.find('\0') != std::string_view::npos)
+            return std::nullopt;
+        if (slash == std::string_view::npos) break;
+        left.remove_prefix(slash + 1);
+        if (left.empty()) return std::nullopt;  // a trailing slash names a folder
+    }
+    return std::string(rest);
+}
+
+Reply serve_file(const Mount& mount, const Request& req) {
+    const std::string* rest = req.param("path");
+    auto relative = safe_relative(rest ? *rest : "");
+    if (!relative) return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
+    const std::string file = mount.root + "/" + *relative;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxAsset) {
+        struct stat root_st {};
+        if (::stat(mount.root.c_str(), &root_st) != 0)
+            return Reply::error(
+                Error{Errc::NotFound, "path",
+                      fmt::format("{} is not installed ({} missing); {}", mount.prefix, mount.root, mount.package)});
+        return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
+    }
+    const std::string etag = fmt::format("\"{:x}-{:x}\"", static_cast<std::uint64_t>(st.st_size),
+                                         static_cast<std::uint64_t>(st.st_mtim.tv_sec));
+    const bool page = relative->ends_with(".html");
+    Reply reply;
+    reply.content_type = content_type(*relative);
+    reply.headers.emplace_back("ETag", etag);
+    reply.headers.emplace_back("Cache-Control", page ? "no-cache" : "public, max-age=86400");
+    reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    if (const std::string* match = req.header("if-none-match"); match && *match == etag) {
+        reply.status = 304;
+        return reply;
+    }
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) return Reply::error(Error{Errc::Internal, "path", "cannot read " + req.path});
+    reply.body = std::move(body).str();
+    return reply;
+}
+
+}  // namespace
+
+std::vector<http::Route> ui_routes(ApiContext& ctx) {
+    const std::string& ui = ctx.config.console.ui_dir;
+    const std::vector<Mount> mounts{
+        {"/ui", ui + "/www", "the ui/ folder of the kvmhub sources"},
+        {"/xterm", ui + "/node_modules/@xterm/xterm", "run `npm ci` in ui/ (make does)"},
+        {"/xterm-addon-fit", ui + "/node_modules/@xterm/addon-fit", "run `npm ci` in ui/ (make does)"},
+        {"/novnc", "/usr/share/novnc", "install the Debian package novnc"},
+        {"/spice", "/usr/share/spice-html5", "install the Debian package spice-html5"},
+    };
+    std::vector<http::Route> routes;
+    for (const auto& mount : mounts)
+        routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, Surface::Admin,
+                          [mount](Request& req) { return serve_file(mount, req); }, 0});
+    return routes;
+}
+
+}  // namespace kvmhub::api

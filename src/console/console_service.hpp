@@ -1,0 +1,87 @@
+// Browser consoles: `display` reads a running VM's consoles from its live XML and mints a
+// ticket for one; `open` takes the ticket back when the websocket arrives and says what to
+// bridge it to (a TCP endpoint for VNC/SPICE, a libvirt stream for the serial console);
+// `open_log` follows a VM's serial log file. One console session per VM at a time: a second
+// one takes the first over (console.takeover = true, the default) or is refused.
+// The service knows nothing of websockets: http/ relays what a SessionPlan describes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.hpp"
+#include "common/byte_pipe.hpp"
+#include "common/clock.hpp"
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "console/tickets.hpp"
+#include "virt/hypervisor.hpp"
+
+namespace kvmhub::console {
+
+struct DisplayRequest {
+    std::string host;
+    std::string uuid;
+    std::string disp;          // "" (the VM's graphics), vnc, spice, console
+    std::string prefix;        // URL prefix kvmhub is reached under ("" or "/kvm")
+    std::string timeout_mins;  // "" = 15
+};
+
+// What to bridge a websocket to, and for how long.
+struct SessionPlan {
+    std::string tcp_host;  // graphics: connect here
+    std::uint16_t tcp_port = 0;
+    std::shared_ptr<BytePipe> pipe;  // serial console, log
+    bool read_only = false;
+    std::chrono::seconds max_session{0};
+    std::chrono::seconds idle_timeout{0};
+    std::chrono::seconds ping_interval{30};
+    // Registers the open session (with its `end`); false and `why` when it may not run.
+    std::function<bool(std::function<void(std::string)> end, std::string& why)> attach;
+    std::function<void()> detach;
+    std::string log_fields;
+};
+
+class ConsoleService {
+public:
+    ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config, const Clock& clock);
+
+    // {"display":"<page>?...&path=...","token","disp","expire"}. Conflict when the VM is not
+    // running or lacks the console asked for; BadInput for a bad disp/timeout_mins.
+    Result<nlohmann::json> display(const DisplayRequest& request);
+    // Consumes the ticket (bound to host/uuid, and to `disp` when given) and plans the session.
+    Result<SessionPlan> open(const std::string& host, const std::string& uuid, const std::string& ticket,
+                             const std::string& disp);
+    // The VM's serial log file, followed read-only (hosts on this machine only).
+    Result<SessionPlan> open_log(const std::string& host, const std::string& uuid);
+
+    TicketBook& tickets() { return tickets_; }
+
+private:
+    struct Active {
+        std::uint64_t id = 0;
+        std::function<void(std::string)> end;
+    };
+    Result<virt::HostRef> host_ref(const std::string& host, nlohmann::json* record = nullptr);
+    // Fills plan.attach/detach for the per-VM session registry.
+    void guard_session(SessionPlan& plan, const std::string& key);
+
+    catalog::Catalog& catalog_;
+    virt::Hypervisor& hypervisor_;
+    const ConsoleConfig& config_;
+    const Clock& clock_;
+    TicketBook tickets_;
+    std::mutex mutex_;
+    std::map<std::string, Active> active_;  // by host/uuid (logs by "log:" host/uuid)
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace kvmhub::console

@@ -1,0 +1,389 @@
+// Browser consoles through the real daemon on libvirt's in-process test:///default driver:
+// /vm/display/ (errors, tickets), the websocket proxy to a local TCP echo server standing in
+// for the VM's VNC port (handshake, subprotocol, relay, ping/pong, idle and session limits,
+// takeover/refusal, clean close both ways), /vm/console_log/, and the static web assets.
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/daemon.hpp"
+#include "support/echo_server.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
+#include "support/vm_fixtures.hpp"
+#include "support/ws_client.hpp"
+
+namespace kvmhub::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A test-driver domain whose VNC "server" is the echo server's port, with a logged serial port.
+constexpr const char* kTemplate = R"(<domain type='test'>
+  <name>console-{{ vm_uuid }}</name>
+  <uuid>{{ vm_uuid }}</uuid>
+  <memory unit='MiB'>{{ vm_ram_mb }}</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>
+    {%- if vm_vnc_port %}
+    <graphics type='vnc' port='{{ vm_vnc_port }}' autoport='no' listen='{{ vm_vnc_listen | default('127.0.0.1', true) }}' passwd='s3cret'/>
+    {%- endif %}
+    <serial type='pty'>
+      <log file='{{ vm_serial_log }}'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+)";
+
+// One daemon with its own console settings, one host "t1", and helpers.
+class ConsoleDaemon {
+public:
+    using Env = std::map<std::string, std::string>;
+    explicit ConsoleDaemon(Env env = {}) : daemon_(DaemonOptions{.env = env}) {
+        token_ = daemon_.login();
+        auto put = http_request("PUT", daemon_.url() + "/conf/template/domain/consoletest", kTemplate, bearer(token_));
+        EXPECT_EQ(put.status, 200) << put.body;
+        auto host = post("/conf/host/", host_body("t1", "test:///default", "consoletest").dump());
+        EXPECT_EQ(host.status, 200) << host.body;
+    }
+
+    HttpResponse get(const std::string& path) { return http_get(daemon_.url() + path, bearer(token_)); }
+    HttpResponse post(const std::string& path, const std::string& body) {
+        return http_post(daemon_.url() + path, body, bearer(token_));
+    }
+    // A VM whose VNC port is `vnc_port` (none when 0); started unless told otherwise.
+    std::string vm(int vnc_port, bool start = true, const std::string& serial_log = "/nonexistent/serial.log") {
+        json body{{"vm_ram_mb", 64}, {"vm_serial_log", serial_log}};
+        if (vnc_port) body["vm_vnc_port"] = vnc_port;
+        auto r = post("/vm/create/t1", body.dump());
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::string uuid = r.json().value("uuid", "");
+        if (start) {
+            EXPECT_EQ(get("/vm/start/t1/" + uuid).status, 200);
+        }
+        return uuid;
+    }
+    json display(const std::string& uuid, const std::string& query = "") {
+        auto r = get("/vm/display/t1/" + uuid + query);
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.json();
+    }
+    std::unique_ptr<WsClient> ws(const std::string& target, WsOptions options = {}, long* status = nullptr) {
+        return WsClient::connect(daemon_.port(), target, options, status);
+    }
+    std::unique_ptr<WsClient> console(const std::string& uuid, const std::string& ticket, WsOptions options = {}) {
+        return ws("/vm/websockify/t1/" + uuid + "?ticket=" + ticket, std::move(options));
+    }
+    Daemon& daemon() { return daemon_; }
+    const std::string& token() const { return token_; }
+
+private:
+    Daemon daemon_;
+    std::string token_;
+};
+
+class Console : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        echo_ = new EchoServer;
+        d_ = new ConsoleDaemon;
+    }
+    static void TearDownTestSuite() {
+        delete d_;
+        delete echo_;
+    }
+    static void expect_error(const HttpResponse& r, long status, const std::string& field, const std::string& text) {
+        EXPECT_EQ(r.status, status) << r.body;
+        EXPECT_EQ(r.json()["result"], "ERR") << r.body;
+        EXPECT_EQ(r.json()["name"], field) << r.body;
+        EXPECT_NE(r.json().value("desc", "").find(text), std::string::npos) << r.body;
+    }
+    // Expects the websocket to open and then close at once with `code` and a reason with `text`.
+    static void expect_refused(std::unique_ptr<WsClient> ws, int code, const std::string& text) {
+        ASSERT_NE(ws, nullptr);
+        ASSERT_TRUE(ws->wait_closed(10s));
+        EXPECT_EQ(ws->close_code(), code) << ws->close_reason();
+        EXPECT_NE(ws->close_reason().find(text), std::string::npos) << ws->close_reason();
+    }
+    static EchoServer* echo_;
+    static ConsoleDaemon* d_;
+};
+EchoServer* Console::echo_ = nullptr;
+ConsoleDaemon* Console::d_ = nullptr;
+
+TEST_F(Console, DisplayRefusesStoppedUnknownAndBadRequests) {
+    auto stopped = d_->vm(echo_->port(), false);
+    expect_error(d_->get("/vm/display/t1/" + stopped), 409, "state", "not running");
+    expect_error(d_->get("/vm/display/t1/6f1c1c9e-9b4e-4c53-9a53-2d1fbb3c2b11"), 404, "uuid", "no VM");
+    expect_error(d_->get("/vm/display/nohost/6f1c1c9e-9b4e-4c53-9a53-2d1fbb3c2b11"), 404, "name", "nohost");
+    auto running = d_->vm(echo_->port());
+    expect_error(d_->get("/vm/display/t1/" + running + "?disp=rdp"), 400, "disp", "vnc, spice, console");
+    expect_error(d_->get("/vm/display/t1/" + running + "?disp=spice"), 409, "disp", "no spice display");
+    expect_error(d_->get("/vm/display/t1/" + running + "?timeout_mins=soon"), 400, "timeout_mins", "whole number");
+    expect_error(d_->get("/vm/display/t1/" + running + "?timeout_mins=0"), 400, "timeout_mins", "at least 1");
+    expect_error(d_->get("/vm/display/t1/" + running + "?prefix=kvm"), 400, "prefix", "starting with '/'");
+    expect_error(d_->get("/vm/display/t1/" + running + "?colour=red"), 400, "colour", "unknown parameter");
+    auto no_graphics = d_->vm(0);
+    expect_error(d_->get("/vm/display/t1/" + no_graphics), 409, "disp", "no VNC or SPICE display");
+    EXPECT_EQ(http_get(d_->daemon().url() + "/vm/display/t1/" + running).status, 401) << "admin only";
+}
+
+TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
+    auto uuid = d_->vm(echo_->port());
+    json shown = d_->display(uuid, "?prefix=/kvm&timeout_mins=5");
+    EXPECT_EQ(shown["result"], "OK");
+    EXPECT_EQ(shown["disp"], "vnc");
+    const std::string ticket = shown["token"];
+    EXPECT_GE(ticket.size(), 40u);
+    const std::string page = shown["display"];
+    EXPECT_EQ(page.rfind("/kvm/novnc/vnc_lite.html?password=s3cret&path=", 0), 0u) << page;
+    EXPECT_NE(page.find("path=kvm%2Fvm%2Fwebsockify%2Ft1%2F" + uuid + "%3Fticket%3D" + ticket), std::string::npos)
+        << page;
+    EXPECT_EQ(shown["expire"].get<std::string>().size(), 19u) << shown;
+    json serial = d_->display(uuid, "?disp=console");
+    EXPECT_EQ(serial["disp"], "console");
+    EXPECT_EQ(serial["display"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << serial;
+    EXPECT_NE(serial["token"], shown["token"]);
+}
+
+TEST_F(Console, RelaysBinaryFramesToTheGraphicsPortAndClosesCleanly) {
+    auto uuid = d_->vm(echo_->port());
+    const int before = echo_->accepted();
+    auto ws = d_->console(uuid, d_->display(uuid)["token"], WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr);
+    EXPECT_EQ(ws->protocol(), "binary");
+    std::string payload("RFB\0\x01\xff binary", 14);
+    ASSERT_TRUE(ws->send(payload));
+    EXPECT_EQ(ws->read_until(payload), payload);
+    std::string big(200000, 'x');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+    ASSERT_TRUE(ws->send(big));
+    EXPECT_EQ(ws->read_until(big, 20s), big);
+    EXPECT_EQ(echo_->accepted(), before + 1);
+    EXPECT_TRUE(ws->close());
+    EXPECT_TRUE(echo_->wait_open(0)) << "the proxy closes its TCP connection when the client leaves";
+}
+
+TEST_F(Console, NoSubprotocolIsChosenWhenBinaryIsNotOffered) {
+    auto uuid = d_->vm(echo_->port());
+    auto plain = d_->console(uuid, d_->display(uuid)["token"]);
+    ASSERT_NE(plain, nullptr);
+    EXPECT_EQ(plain->protocol(), "");
+    ASSERT_TRUE(plain->send("ping?"));
+    EXPECT_EQ(plain->read_until("ping?"), "ping?");
+    plain->close();
+    auto other = d_->console(uuid, d_->display(uuid)["token"], WsOptions{.protocols = {"chat", " binary"}});
+    ASSERT_NE(other, nullptr);
+    EXPECT_EQ(other->protocol(), "binary");
+    other->close();
+}
+
+TEST_F(Console, TicketIsSingleUseAndBoundToItsVmAndKind) {
+    auto a = d_->vm(echo_->port());
+    auto b = d_->vm(echo_->port());
+    const std::string ticket = d_->display(a)["token"];
+    expect_refused(d_->console(b, ticket), 4403, "another VM");
+    expect_refused(d_->ws("/vm/websockify/t1/" + a + "?disp=console&ticket=" + ticket), 4403, "vnc console");
+    auto first = d_->console(a, ticket);  // refusals above did not use it up
+    ASSERT_NE(first, nullptr);
+    ASSERT_TRUE(first->send("one"));
+    EXPECT_EQ(first->read_until("one"), "one");
+    EXPECT_TRUE(first->close());
+    expect_refused(d_->console(a, ticket), 4403, "already used");
+    expect_refused(d_->console(a, "forged-ticket"), 4403, "unknown");
+    expect_refused(d_->ws("/vm/websockify/t1/" + a), 4401, "ticket is required");
+}
+
+TEST_F(Console, PlainHttpOnTheWebsocketRoutesIsRefused) {
+    auto uuid = d_->vm(echo_->port());
+    const std::string ticket = d_->display(uuid)["token"];
+    auto r = http_get(d_->daemon().url() + "/vm/websockify/t1/" + uuid + "?ticket=" + ticket);
+    expect_error(r, 400, "upgrade", "websocket endpoint");
+    auto ws = d_->console(uuid, ticket);  // a plain GET does not consume the ticket
+    ASSERT_NE(ws, nullptr);
+    ws->close();
+    EXPECT_EQ(http_get(d_->daemon().url() + "/vm/console_log/t1/" + uuid).status, 401);
+}
+
+TEST_F(Console, TargetClosingEndsTheSessionWithACloseFrame) {
+    EchoServer own;
+    auto uuid = d_->vm(own.port());
+    auto ws = d_->console(uuid, d_->display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(own.wait_open(1));
+    own.close_all();
+    ASSERT_TRUE(ws->wait_closed(10s));
+    EXPECT_EQ(ws->close_code(), 1000);
+    EXPECT_EQ(ws->close_reason(), "the console closed");
+}
+
+TEST_F(Console, UnreachableTargetIsReportedInTheCloseFrame) {
+    int port;
+    {
+        EchoServer gone;
+        port = gone.port();
+    }
+    auto uuid = d_->vm(port);
+    expect_refused(d_->console(uuid, d_->display(uuid)["token"]), 4502, "cannot reach the console");
+}
+
+TEST_F(Console, ASecondConsoleTakesTheFirstOver) {
+    auto uuid = d_->vm(echo_->port());
+    auto first = d_->console(uuid, d_->display(uuid)["token"]);
+    ASSERT_NE(first, nullptr);
+    auto second = d_->console(uuid, d_->display(uuid)["token"]);
+    ASSERT_NE(second, nullptr);
+    ASSERT_TRUE(first->wait_closed(10s));
+    EXPECT_EQ(first->close_code(), 4409);
+    EXPECT_EQ(first->close_reason(), "taken over by another console session");
+    ASSERT_TRUE(second->send("still here"));
+    EXPECT_EQ(second->read_until("still here"), "still here");
+    second->close();
+}
+
+TEST_F(Console, ClientPingsAreAnswered) {
+    auto uuid = d_->vm(echo_->port());
+    auto ws = d_->console(uuid, d_->display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(ws->ping());
+    ASSERT_TRUE(ws->send("after ping"));
+    EXPECT_EQ(ws->read_until("after ping"), "after ping");
+    EXPECT_EQ(ws->pongs_received(), 1);
+    ws->close();
+}
+
+TEST_F(Console, ConsoleLogFollowsTheSerialLogFile) {
+    TempDir dir;
+    const std::string log = dir.file("serial.log");
+    std::ofstream(log) << "boot line 1\nboot line 2\n";
+    auto uuid = d_->vm(echo_->port(), true, log);
+    auto ws = d_->ws("/vm/console_log/t1/" + uuid, WsOptions{.headers = {"Authorization: Bearer " + d_->token()}});
+    ASSERT_NE(ws, nullptr);
+    EXPECT_NE(ws->read_until("boot line 2\n").find("boot line 1\nboot line 2\n"), std::string::npos);
+    std::ofstream(log, std::ios::app) << "login: ";
+    EXPECT_NE(ws->read_until("login: ").find("login: "), std::string::npos);
+    ASSERT_TRUE(ws->send("typed"));  // read-only: dropped, the session goes on
+    std::ofstream(log, std::ios::app) << "more\n";
+    EXPECT_NE(ws->read_until("more\n").find("more\n"), std::string::npos);
+    EXPECT_TRUE(ws->close());
+
+    auto missing = d_->vm(echo_->port());
+    expect_refused(
+        d_->ws("/vm/console_log/t1/" + missing, WsOptions{.headers = {"Authorization: Bearer " + d_->token()}}), 4404,
+        "cannot read the serial log");
+}
+
+TEST_F(Console, StaticAssetsAreServedSafely) {
+    auto page = http_get(d_->daemon().url() + "/ui/console.html");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+    EXPECT_EQ(page.header("cache-control"), "no-cache");
+    EXPECT_NE(page.body.find("xterm"), std::string::npos);
+    auto js = http_get(d_->daemon().url() + "/xterm/lib/xterm.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_EQ(js.header("content-type"), "text/javascript; charset=utf-8");
+    EXPECT_EQ(js.header("cache-control"), "public, max-age=86400");
+    auto again = http_get(d_->daemon().url() + "/xterm/lib/xterm.js",
+                          HttpOptions{.headers = {"If-None-Match: " + js.header("etag")}});
+    EXPECT_EQ(again.status, 304);
+    EXPECT_TRUE(again.body.empty());
+    auto novnc = http_get(d_->daemon().url() + "/novnc/vnc_lite.html");
+    EXPECT_EQ(novnc.status, 200) << "Debian's novnc package";
+    for (const char* bad :
+         {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/%2E%2E%2Fpackage.json", "/ui/.hidden", "/ui/",
+          "/ui//console.html", "/xterm/..%2F..%2Fpackage.json", "/ui/nothing.html"}) {
+        auto r = http_get(d_->daemon().url() + bad);
+        EXPECT_EQ(r.status, 404) << bad << " " << r.body;
+    }
+}
+
+// Short limits: a daemon of its own.
+TEST(ConsoleLimits, IdleSessionsAndOldTicketsEnd) {
+    EchoServer echo;
+    ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_IDLE_TIMEOUT", "3"}, {"KVMHUB_CONSOLE_PING_INTERVAL", "1"}});
+    auto uuid = d.vm(echo.port());
+    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(ws->wait_closed(20s));
+    EXPECT_EQ(ws->close_code(), 4408);
+    EXPECT_EQ(ws->close_reason(), "the console session was idle for 3 s");
+    EXPECT_GE(ws->pings_received(), 1) << "keepalive pings every ping_interval of silence";
+}
+
+TEST(ConsoleLimits, TicketsExpireAndSessionsEndAtTheirTimeLimit) {
+    EchoServer echo;
+    ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_MAX_TICKET_TTL", "2"}});
+    auto uuid = d.vm(echo.port());
+    const std::string old = d.display(uuid)["token"];
+    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    // Busy all along, so only the session limit (the ticket's 2 s) can end it.
+    for (int i = 0; i < 100 && !ws->closed(); ++i) {
+        ws->send("tick");
+        ws->read(100ms);
+    }
+    ASSERT_TRUE(ws->wait_closed(10s));
+    EXPECT_EQ(ws->close_code(), 4408);
+    EXPECT_EQ(ws->close_reason(), "the console session reached its time limit of 2 s");
+    {
+        auto late = d.console(uuid, old);
+        ASSERT_NE(late, nullptr);
+        ASSERT_TRUE(late->wait_closed(10s));
+        EXPECT_EQ(late->close_code(), 4410);
+        EXPECT_NE(late->close_reason().find("expired"), std::string::npos);
+    }
+}
+
+TEST(ConsoleLimits, ASecondConsoleIsRefusedWhenTakeoverIsOff) {
+    EchoServer echo;
+    ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_TAKEOVER", "false"}});
+    auto uuid = d.vm(echo.port());
+    auto first = d.console(uuid, d.display(uuid)["token"]);
+    ASSERT_NE(first, nullptr);
+    const std::string second_ticket = d.display(uuid)["token"];
+    auto second = d.console(uuid, second_ticket);
+    ASSERT_NE(second, nullptr);
+    ASSERT_TRUE(second->wait_closed(10s));
+    EXPECT_EQ(second->close_code(), 4409);
+    EXPECT_NE(second->close_reason().find("another console session is open"), std::string::npos);
+    ASSERT_TRUE(first->send("mine"));
+    EXPECT_EQ(first->read_until("mine"), "mine");
+    EXPECT_TRUE(first->close());
+    // The first session is released right after its close handshake; until then the ticket is
+    // refused without being taken.
+    std::unique_ptr<WsClient> third;
+    for (int i = 0; i < 50; ++i) {
+        third = d.console(uuid, second_ticket);
+        ASSERT_NE(third, nullptr);
+        if (!third->wait_closed(1s)) break;
+        EXPECT_EQ(third->close_code(), 4409) << third->close_reason();
+    }
+    ASSERT_FALSE(third->closed()) << "the ticket works once the first console is gone";
+    ASSERT_TRUE(third->send("now"));
+    EXPECT_EQ(third->read_until("now"), "now");
+    third->close();
+}
+
+TEST(ConsoleLimits, ShutdownClosesConsolesCleanly) {
+    EchoServer echo;
+    ConsoleDaemon d;
+    auto uuid = d.vm(echo.port());
+    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(ws->send("before"));
+    EXPECT_EQ(ws->read_until("before"), "before");
+    ::kill(d.daemon().pid(), SIGTERM);
+    ASSERT_TRUE(ws->wait_closed(20s));
+    EXPECT_EQ(ws->close_code(), 1001);
+    EXPECT_EQ(ws->close_reason(), "kvmhub is shutting down");
+    EXPECT_EQ(d.daemon().wait_exit(30s), 0) << d.daemon().output();
+}
+
+}  // namespace
+}  // namespace kvmhub::test

@@ -1,0 +1,223 @@
+// Browser consoles on a real guest: the tiny test guest on qemu:///system (TCG) with a VNC
+// display on the host's loopback and a serial console. Through kvmhubd's websocket proxy:
+// RFB (greeting, security None, ServerInit, a FramebufferUpdate), the serial console (a
+// command typed into the guest's shell and its output), the serial log, and headless
+// Chromium on noVNC's page (the canvas shows the guest's screen).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "support/daemon.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
+#include "support/vm_fixtures.hpp"
+#include "support/ws_client.hpp"
+#include "system/system_support.hpp"
+
+namespace kvmhub::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Websocket messages as one byte stream, for a protocol (RFB) that does not care about frames.
+class ByteReader {
+public:
+    explicit ByteReader(WsClient& ws) : ws_(ws) {}
+    // Exactly n bytes, or fewer when the connection ended or time ran out.
+    std::string take(std::size_t n, std::chrono::seconds timeout = 60s) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (buffer_.size() < n && std::chrono::steady_clock::now() < deadline) {
+            auto next = ws_.read(1s);
+            if (next)
+                buffer_ += *next;
+            else if (ws_.closed())
+                break;
+        }
+        std::string out = buffer_.substr(0, n);
+        buffer_.erase(0, out.size());
+        return out;
+    }
+
+private:
+    WsClient& ws_;
+    std::string buffer_;
+};
+
+std::uint32_t be32(const std::string& s, std::size_t at) {
+    auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + i])); };
+    return (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
+}
+std::uint16_t be16(const std::string& s, std::size_t at) {
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(s[at]) << 8) | static_cast<unsigned char>(s[at + 1]));
+}
+
+class ConsoleE2e : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir;
+        ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);  // qemu runs as libvirt-qemu
+        pool_ = new std::string("kvmhub-console-" + std::to_string(getpid()));
+        auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
+        ASSERT_EQ(pool.exit_code, 0) << pool.output;
+        daemon_ = new Daemon;
+        token_ = new std::string(daemon_->login());
+        auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
+                                read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
+        ASSERT_EQ(tpl.status, 200) << tpl.body;
+        auto added = post("/conf/host/", host_body("kvm1", "qemu:///system", "testguest").dump());
+        ASSERT_EQ(added.status, 200) << added.body;
+
+        auto vol = virsh({"vol-create-as", *pool_, "console.qcow2", "64M", "--format", "qcow2"});
+        ASSERT_EQ(vol.exit_code, 0) << vol.output;
+        json body = {{"vm_name", "console"},
+                     {"vm_vcpus", 1},
+                     {"vm_ram_mb", 256},
+                     {"vm_graph", "vnc"},
+                     {"vm_kernel", test_guest_dir() + "/vmlinuz"},
+                     {"vm_initrd", test_guest_dir() + "/initrd.img"},
+                     {"vm_disk", dir_->file("console.qcow2")},
+                     {"vm_serial_log", dir_->file("console.serial.log")}};
+        auto created = post("/vm/create/kvm1", body.dump());
+        ASSERT_EQ(created.status, 200) << created.body;
+        uuid_ = new std::string(created.json().value("uuid", ""));
+        ASSERT_EQ(get("/vm/start/kvm1/" + *uuid_).status, 200);
+        const bool ready = eventually(
+            [] {
+                return read_file(dir_->file("console.serial.log")).find("kvmhub-test-guest: ready") !=
+                       std::string::npos;
+            },
+            180s);
+        ASSERT_TRUE(ready) << read_file(dir_->file("console.serial.log"));
+    }
+    static void TearDownTestSuite() {
+        if (uuid_ && !uuid_->empty()) {
+            virsh({"destroy", *uuid_});
+            virsh({"undefine", *uuid_});
+        }
+        delete daemon_;
+        virsh({"pool-destroy", *pool_});
+        delete token_;
+        delete uuid_;
+        delete pool_;
+        delete dir_;
+    }
+    void SetUp() override {
+        if (uuid_ == nullptr || uuid_->empty()) GTEST_FAIL() << "the guest did not start";
+    }
+
+    static HttpResponse get(const std::string& path) { return http_get(daemon_->url() + path, bearer(*token_)); }
+    static HttpResponse post(const std::string& path, const std::string& body) {
+        return http_post(daemon_->url() + path, body, bearer(*token_));
+    }
+    static json display(const std::string& query) {
+        auto r = get("/vm/display/kvm1/" + *uuid_ + query);
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.json();
+    }
+
+    static TempDir* dir_;
+    static std::string* pool_;
+    static Daemon* daemon_;
+    static std::string* token_;
+    static std::string* uuid_;
+};
+TempDir* ConsoleE2e::dir_ = nullptr;
+std::string* ConsoleE2e::pool_ = nullptr;
+Daemon* ConsoleE2e::daemon_ = nullptr;
+std::string* ConsoleE2e::token_ = nullptr;
+std::string* ConsoleE2e::uuid_ = nullptr;
+
+TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
+    json shown = display("?disp=vnc");
+    EXPECT_EQ(shown["disp"], "vnc");
+    auto ws = WsClient::connect(daemon_->port(),
+                                "/vm/websockify/kvm1/" + *uuid_ + "?ticket=" + shown["token"].get<std::string>(),
+                                WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr);
+    EXPECT_EQ(ws->protocol(), "binary");
+    ByteReader in(*ws);
+    const std::string greeting = in.take(12);
+    ASSERT_EQ(greeting.substr(0, 8), "RFB 003.") << greeting;
+    ASSERT_TRUE(ws->send("RFB 003.008\n"));
+    const std::string count = in.take(1);
+    ASSERT_EQ(count.size(), 1u);
+    const std::string types = in.take(static_cast<unsigned char>(count[0]));
+    ASSERT_NE(types.find('\x01'), std::string::npos) << "security type None offered";
+    ASSERT_TRUE(ws->send(std::string(1, '\x01')));
+    const std::string result = in.take(4);
+    ASSERT_EQ(result.size(), 4u);
+    EXPECT_EQ(be32(result, 0), 0u) << "security handshake OK";
+    ASSERT_TRUE(ws->send(std::string(1, '\x01')));  // ClientInit: shared
+    const std::string init = in.take(24);
+    ASSERT_EQ(init.size(), 24u);
+    const std::uint16_t width = be16(init, 0);
+    const std::uint16_t height = be16(init, 2);
+    EXPECT_GT(width, 0);
+    EXPECT_GT(height, 0);
+    const std::string name = in.take(be32(init, 20));
+    EXPECT_FALSE(name.empty());
+    std::string request{'\x03', '\x00', 0, 0, 0, 0};  // FramebufferUpdateRequest, whole screen
+    request += static_cast<char>(width >> 8);
+    request += static_cast<char>(width & 0xff);
+    request += static_cast<char>(height >> 8);
+    request += static_cast<char>(height & 0xff);
+    ASSERT_TRUE(ws->send(request));
+    const std::string update = in.take(4);
+    ASSERT_EQ(update.size(), 4u);
+    EXPECT_EQ(update[0], '\x00') << "FramebufferUpdate";
+    EXPECT_GE(be16(update, 2), 1) << "at least one rectangle";
+    EXPECT_TRUE(ws->close());
+}
+
+TEST_F(ConsoleE2e, SerialConsoleRunsACommandInTheGuestShell) {
+    json shown = display("?disp=console");
+    EXPECT_EQ(shown["disp"], "console");
+    auto ws = WsClient::connect(daemon_->port(),
+                                "/vm/websockify/kvm1/" + *uuid_ + "?ticket=" + shown["token"].get<std::string>(),
+                                WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr);
+    ASSERT_TRUE(ws->send("\n"));
+    EXPECT_NE(ws->read_until("# ", 60s).find("# "), std::string::npos) << "a shell prompt";
+    ASSERT_TRUE(ws->send("echo kvmhub-$((6*7))\n"));
+    const std::string out = ws->read_until("kvmhub-42", 60s);
+    EXPECT_NE(out.find("kvmhub-42"), std::string::npos) << out;
+    EXPECT_TRUE(ws->close());
+}
+
+TEST_F(ConsoleE2e, ConsoleLogShowsTheBootLines) {
+    auto ws = WsClient::connect(daemon_->port(), "/vm/console_log/kvm1/" + *uuid_,
+                                WsOptions{.headers = {"Authorization: Bearer " + *token_}});
+    ASSERT_NE(ws, nullptr);
+    const std::string log = ws->read_until("kvmhub-test-guest: ready", 60s);
+    EXPECT_NE(log.find("kvmhub-test-guest: ready"), std::string::npos) << log;
+    EXPECT_TRUE(ws->close());
+}
+
+TEST_F(ConsoleE2e, ChromiumShowsTheGuestScreenOnNoVncsPage) {
+    const std::string page = display("?disp=vnc")["display"];
+    // Kept next to the test guest for a person to look at (build/test-guest/novnc-screen.png).
+    const std::string shot = test_guest_dir() + "/novnc-screen.png";
+    ::unlink(shot.c_str());
+    auto run = run_command({"node", KVMHUB_SOURCE_DIR "/tests/browser/novnc_screen.js", daemon_->url() + page, shot},
+                           {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 180s);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("canvas not blank"), std::string::npos) << run.output;
+    struct stat st {};
+    EXPECT_EQ(stat(shot.c_str(), &st), 0);
+    EXPECT_GT(st.st_size, 1000);
+}
+
+}  // namespace
+}  // namespace kvmhub::test
