@@ -33,8 +33,9 @@ using config_detail::Scalar;
 constexpr std::array<Surface, 3> kSurfaces{Surface::Admin, Surface::Tenant, Surface::Metadata};
 constexpr std::array<std::string_view, 5> kListenerKeys{"name", "listen", "serves", "tls_cert", "tls_key"};
 // Keys that are not scalar fields: sections and the lists handled by FileReader.
-constexpr std::array<std::string_view, 9> kOtherKeys{
-    "http", "store", "auth", "libvirt", "tenant", "console", "listener", "actions", "http.listen", "store.etcd_endpoints"};
+constexpr std::array<std::string_view, 10> kOtherKeys{
+    "http",    "store",    "auth",    "libvirt",     "tenant",
+    "console", "listener", "actions", "http.listen", "store.etcd_endpoints"};
 
 const char* type_name(toml::node_type type) {
     switch (type) {
