@@ -56,10 +56,15 @@ Reply vm_change(ApiContext& ctx, Request& req, const char* action, std::initiali
     return audited(ctx, req, fmt::format("vm.{}", action), host_of(req) + "/" + uuid_of(req), fn());
 }
 
+// A JSON object body, where an empty body means {} (simplekvm's clients often send none).
+Result<nlohmann::json> optional_body(const ApiContext& ctx, const Request& req) {
+    if (req.body.empty()) return nlohmann::json::object();
+    return parse_json_object(req.body, ctx.config.http.json_depth_limit);
+}
+
 Reply vm_create(ApiContext& ctx, Request& req) {
     if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
-                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     const std::string* key = req.header("idempotency-key");
     auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
@@ -137,8 +142,7 @@ Reply vm_setcpu(ApiContext& ctx, Request& req) {
 }
 
 Reply vm_metadata(ApiContext& ctx, Request& req) {
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
-                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     return vm_change(ctx, req, "metadata", {},
                      [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
@@ -208,8 +212,7 @@ Reply vm_attach_device(ApiContext& ctx, Request& req) {
     if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
     auto dev = required_query(req, "dev");
     if (!dev) return Reply::error(dev.error());
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
-                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     auto devices = ctx.catalog.devices(host_of(req));
     if (!devices) return Reply::error(devices.error());
@@ -242,8 +245,7 @@ Reply vm_cdrom(ApiContext& ctx, Request& req) {
     if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
     auto dev = required_query(req, "dev");
     if (!dev) return Reply::error(dev.error());
-    auto body = req.body.empty() ? Result<nlohmann::json>(nlohmann::json::object())
-                                 : parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     auto iso = body->find("isoname");
     if (iso != body->end() && !iso->is_string() && !iso->is_null())

@@ -2,8 +2,6 @@
 // (a marker at 1 MiB), provisioned in a pool kvmhub creates itself, linked and full clones,
 // blank disks, NICs and CD-ROMs on stopped VMs, and one e2e run where the booted test guest
 // reads the gold's marker and the requested size from its new disk and gets DHCP on a new NIC.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,19 +35,6 @@ std::string read_text(const std::string& path) {
     std::string out = text.str();
     std::erase(out, '\r');
     return out;
-}
-
-// A loopback port that was free a moment ago (the daemon's address must be known before it starts).
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 // The last line of a streamed reply, parsed.

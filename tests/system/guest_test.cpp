@@ -1,8 +1,6 @@
 // A real guest through kvmhubd on qemu:///system (TCG): the tiny test guest boots with direct
 // kernel boot from a domain template of our own, is changed, snapshotted, stopped and deleted,
 // and the guest cache follows changes made with virsh behind kvmhub's back.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,19 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// A loopback port that was free a moment ago (the daemon's address must be known before it starts).
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path);

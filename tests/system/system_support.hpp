@@ -19,6 +19,9 @@ CommandResult virsh(const std::vector<std::string>& args, const std::string& uri
 // The pid of the libvirtd the fixture started; -1 when the tests use one that was already
 // running (the tests never stop or signal a daemon they did not start).
 pid_t libvirtd_pid();
+// A loopback port that was free a moment ago (for a daemon whose address must be known before
+// it starts, e.g. to be its own META_SRV).
+int free_port();
 // Stops and starts the fixture's libvirtd (tests/system/libvirtd.sh restart).
 CommandResult restart_libvirtd();
 
