@@ -24,13 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // Websocket messages as one byte stream, for a protocol (RFB) that does not care about frames.
 class ByteReader {
 public:

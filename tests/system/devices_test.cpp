@@ -28,11 +28,9 @@ using nlohmann::json;
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 
+// A serial log without the console's carriage returns.
 std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string out = text.str();
+    std::string out = read_file(path);
     std::erase(out, '\r');
     return out;
 }

@@ -22,13 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 // The serial console log without the CRs the console adds.
 std::string console(const std::string& log) {
     std::string text = read_file(log);

@@ -22,6 +22,8 @@ pid_t libvirtd_pid();
 // A loopback port that was free a moment ago (for a daemon whose address must be known before
 // it starts, e.g. to be its own META_SRV).
 int free_port();
+// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
 // Stops and starts the fixture's libvirtd (tests/system/libvirtd.sh restart).
 CommandResult restart_libvirtd();
 
