@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "api/routes.hpp"
-#include "cloudinit/iso.hpp"
 #include "cloudinit/seed.hpp"
 
 namespace kvmhub::api {
@@ -17,12 +16,13 @@ constexpr const char* kYaml = "text/plain; charset=utf-8";
 
 Reply seed_file(ApiContext& ctx, Request& req, const std::string& name) {
     const std::string& uuid = *req.param("uuid");
-    auto text = ctx.seeds.file(uuid, name);
-    if (text) return Reply::text(std::move(*text), kYaml);
+    auto seed = ctx.seeds.seed(uuid);
+    if (!seed) return Reply::error(seed.error());
+    const auto& files = (*seed)->files().files;
+    if (auto it = files.find(name); it != files.end()) return Reply::text(it->second, kYaml);
     // vendor-data is optional: a VM without one gets an empty file, as cloud-init expects.
-    if (name == "vendor-data" && text.error().code == Errc::NotFound && ctx.seeds.context(uuid))
-        return Reply::text("", kYaml);
-    return Reply::error(text.error());
+    if (name == "vendor-data") return Reply::text("", kYaml);
+    return Reply::error(Error{Errc::NotFound, "uuid", fmt::format("no {} for VM {}", name, uuid)});
 }
 
 // A decimal number that is the whole of `text`.
@@ -66,19 +66,19 @@ void apply_range(Reply& reply, std::string_view range) {
 
 Reply cidata_iso(ApiContext& ctx, Request& req) {
     const std::string& uuid = *req.param("uuid");
-    auto seed = ctx.seeds.files(uuid);
+    auto seed = ctx.seeds.seed(uuid);
     if (!seed) return Reply::error(seed.error());
     // The image is a function of the files, which change only with a new render (revision).
-    const std::string etag = fmt::format("\"{}-{}\"", uuid, seed->revision);
+    const std::string etag = fmt::format("\"{}-{}\"", uuid, (*seed)->files().revision);
     if (const std::string* match = req.header("if-none-match"); match != nullptr && *match == etag) {
         Reply unchanged = Reply::text("", "application/x-iso9660-image");
         unchanged.status = 304;
         unchanged.headers.emplace_back("ETag", etag);
         return unchanged;
     }
-    auto iso = cloudinit::build_cidata_iso(seed->files);
+    const auto& iso = (*seed)->iso();
     if (!iso) return Reply::error(iso.error());
-    Reply reply = Reply::text(std::move(*iso), "application/x-iso9660-image");
+    Reply reply = Reply::text(*iso, "application/x-iso9660-image");
     reply.headers.emplace_back("ETag", etag);
     reply.headers.emplace_back("Accept-Ranges", "bytes");
     const std::string* if_range = req.header("if-range");

@@ -1,9 +1,13 @@
 #include "cloudinit/seed.hpp"
 
+#include <unordered_map>
+
 #include <fmt/format.h>
 
+#include "cloudinit/iso.hpp"
 #include "cloudinit/password.hpp"
 #include "common/ids.hpp"
+#include "common/log.hpp"
 
 namespace kvmhub::cloudinit {
 namespace {
@@ -56,7 +60,53 @@ Result<nlohmann::json> string_list(const nlohmann::json& value, const char* fiel
     return out;
 }
 
+// The uuid a /meta/<uuid>/... key belongs to ("" for another key).
+std::string_view uuid_of(std::string_view key) {
+    if (!key.starts_with(kMetaPrefix)) return {};
+    key.remove_prefix(kMetaPrefix.size());
+    return key.substr(0, key.find('/'));
+}
+
+// Past this many VMs in memory an arbitrary one makes room (a seed is a few KB; the ISO ~70 KB).
+constexpr std::size_t kMaxCachedSeeds = 8192;
+
 }  // namespace
+
+const Result<std::string>& Seed::iso() const {
+    std::call_once(iso_once_, [this] { iso_ = build_cidata_iso(files_.files); });
+    return iso_;
+}
+
+// `generation` counts invalidations: a load that started before one may have read the old
+// files, so it is not kept (the next fetch reads again).
+struct SeedService::Cache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::shared_ptr<const Seed>> seeds;
+    std::uint64_t generation = 0;
+    store::WatchPtr watch;  // last: destroyed first, so its callback never sees a dead cache
+
+    void drop(std::string_view uuid) {
+        std::lock_guard lock(mutex);
+        ++generation;
+        seeds.erase(std::string(uuid));
+    }
+};
+
+SeedService::SeedService(store::Store& store, catalog::Catalog& catalog)
+    : store_(store), catalog_(catalog), cache_(std::make_unique<Cache>()) {
+    auto watch = store_.watch(kMetaPrefix, [cache = cache_.get()](const std::vector<store::Event>& events) {
+        for (const auto& e : events)
+            if (auto uuid = uuid_of(e.kv.key); !uuid.empty()) cache->drop(uuid);
+    });
+    if (!watch) {
+        log::get("cloudinit")->warn("seeds not cached, cannot watch the store desc={}", watch.error().desc);
+        return;
+    }
+    std::lock_guard lock(cache_->mutex);
+    cache_->watch = std::move(*watch);
+}
+
+SeedService::~SeedService() = default;
 
 Status normalize_inputs(nlohmann::json& vars) {
     if (auto it = vars.find("vm_password"); it != vars.end()) {
@@ -70,8 +120,8 @@ Status normalize_inputs(nlohmann::json& vars) {
             *it = std::move(*hashed);
         }
     }
-    for (auto [field, separators] : {std::pair{"vm_dns", std::string_view(", \t\n")},
-                                     std::pair{"vm_sshkey", std::string_view("\n")}}) {
+    for (auto [field, separators] :
+         {std::pair{"vm_dns", std::string_view(", \t\n")}, std::pair{"vm_sshkey", std::string_view("\n")}}) {
         auto it = vars.find(field);
         if (it == vars.end()) continue;
         auto list = string_list(*it, field, separators);
@@ -101,6 +151,9 @@ Status SeedService::render(const std::string& host, const std::string& uuid, con
         txn.ops.push_back(store::Op::put(files_prefix(uuid) + name, *text));
     }
     auto done = store_.commit(txn);
+    // Dropped here too, not only by the watch (which runs later on the store's thread): a fetch
+    // right after render returns sees the new files.
+    cache_->drop(uuid);
     if (!done) return tl::unexpected(done.error());
     return {};
 }
@@ -116,23 +169,12 @@ Result<nlohmann::json> SeedService::context(const std::string& uuid) {
     return doc["context"];
 }
 
-Result<std::string> SeedService::file(const std::string& uuid, const std::string& name) {
-    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
-    auto kv = store_.get(files_prefix(uuid) + name);
-    if (!kv) return tl::unexpected(kv.error());
-    if (!*kv) {
-        return fail(Errc::NotFound, "uuid", fmt::format("no {} for VM {}", name, uuid));
-    }
-    return std::move((*kv)->value);
-}
-
-Result<SeedService::Files> SeedService::files(const std::string& uuid) {
-    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+Result<SeedFiles> SeedService::load(const std::string& uuid) {
     const std::string under = files_prefix(uuid);
     auto kvs = store_.list(under);
     if (!kvs) return tl::unexpected(kvs.error());
     if (kvs->empty()) return tl::unexpected(no_seed(uuid));
-    Files out;
+    SeedFiles out;
     for (auto& kv : *kvs) {
         out.revision = std::max(out.revision, kv.mod_revision);
         out.files.emplace(kv.key.substr(under.size()), std::move(kv.value));
@@ -140,9 +182,29 @@ Result<SeedService::Files> SeedService::files(const std::string& uuid) {
     return out;
 }
 
+Result<std::shared_ptr<const Seed>> SeedService::seed(const std::string& uuid) {
+    if (auto ok = check_uuid(uuid); !ok) return tl::unexpected(ok.error());
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(cache_->mutex);
+        if (auto it = cache_->seeds.find(uuid); it != cache_->seeds.end()) return it->second;
+        generation = cache_->generation;
+    }
+    auto files = load(uuid);
+    if (!files) return tl::unexpected(files.error());
+    auto seed = std::make_shared<const Seed>(std::move(*files));
+    std::lock_guard lock(cache_->mutex);
+    if (cache_->watch && cache_->generation == generation) {
+        if (cache_->seeds.size() >= kMaxCachedSeeds) cache_->seeds.erase(cache_->seeds.begin());
+        cache_->seeds.emplace(uuid, seed);
+    }
+    return seed;
+}
+
 Status SeedService::forget(const std::string& uuid) {
     if (auto ok = check_uuid(uuid); !ok) return ok;
     auto erased = store_.erase_prefix(prefix(uuid));
+    cache_->drop(uuid);
     if (!erased) return tl::unexpected(erased.error());
     return {};
 }

@@ -2,11 +2,17 @@
 // network-config, and any an admin adds, e.g. vendor-data) rendered for the VM. Only the
 // rendered text is stored (a few KB per VM), never an image; the cidata ISO is built from it
 // on request.
+// The metadata service reads seeds from memory: each VM's files are loaded from the store on
+// the first fetch and kept until a change under /meta/<uuid>/ is committed (dropped at once by
+// render/forget here, and through a store watch for changes made elsewhere).
 //   /meta/<uuid>/context        {"host": "<name>", "context": {...}}: what the seed is rendered from
 //   /meta/<uuid>/files/<name>   one rendered file, as the guest gets it
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,9 +30,35 @@ inline constexpr std::string_view kMetaPrefix = "/meta/";
 // and vm_sshkey (one per line, or a list) become lists of strings; empty ones are removed.
 Status normalize_inputs(nlohmann::json& vars);
 
+// Every rendered file of one VM by name, and the store revision of the newest (for an ETag).
+struct SeedFiles {
+    std::map<std::string, std::string> files;
+    std::int64_t revision = 0;
+};
+
+// One VM's seed as the metadata service serves it, shared read-only by the requests that use it.
+class Seed {
+public:
+    explicit Seed(SeedFiles files) : files_(std::move(files)) {}
+    const SeedFiles& files() const { return files_; }
+    // The cidata ISO of these files, built at the first call (qemu reads an http CD-ROM in many
+    // byte ranges; each is then a copy, not a new image).
+    const Result<std::string>& iso() const;
+
+private:
+    SeedFiles files_;
+    mutable std::once_flag iso_once_;
+    mutable Result<std::string> iso_;
+};
+
 class SeedService {
 public:
-    SeedService(store::Store& store, catalog::Catalog& catalog) : store_(store), catalog_(catalog) {}
+    // Watches the store's /meta/ prefix to keep the in-memory seeds right; when the watch cannot
+    // be made, every fetch reads the store (logged).
+    SeedService(store::Store& store, catalog::Catalog& catalog);
+    ~SeedService();
+    SeedService(const SeedService&) = delete;
+    SeedService& operator=(const SeedService&) = delete;
 
     // Renders every meta template with `context` (the VM's vm_* variables and the server's
     // values) and replaces the VM's seed in one transaction. A template that fails to render
@@ -34,20 +66,18 @@ public:
     Status render(const std::string& host, const std::string& uuid, const nlohmann::json& context);
     // The context the VM's seed was last rendered from; NotFound when the VM has no seed.
     Result<nlohmann::json> context(const std::string& uuid);
-    // One rendered file; NotFound when the VM or the file does not exist.
-    Result<std::string> file(const std::string& uuid, const std::string& name);
-    // Every rendered file by name, and the store revision of the newest (for an ETag).
-    struct Files {
-        std::map<std::string, std::string> files;
-        std::int64_t revision = 0;
-    };
-    Result<Files> files(const std::string& uuid);
+    // The VM's rendered files (from memory after the first call); NotFound when it has none.
+    Result<std::shared_ptr<const Seed>> seed(const std::string& uuid);
     // Removes the VM's seed (nothing to do when it has none).
     Status forget(const std::string& uuid);
 
 private:
+    struct Cache;
+    Result<SeedFiles> load(const std::string& uuid);
+
     store::Store& store_;
     catalog::Catalog& catalog_;
+    std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace kvmhub::cloudinit

@@ -35,28 +35,26 @@ std::string param_name(std::string_view seg) {
 // Matches a path split into `parts` against a compiled pattern; fills params on success.
 bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string_view>& parts,
                     Fields& params) {
-    params.clear();
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-        const std::string& seg = pattern[i];
-        if (is_rest(seg)) {
-            // The rest of the path, slashes included, possibly empty.
-            std::string rest;
-            for (std::size_t j = i; j < parts.size(); ++j) {
-                if (j > i) rest += '/';
-                rest += parts[j];
-            }
-            params.emplace_back(param_name(seg), std::move(rest));
-            return true;
-        }
-        if (i >= parts.size()) return false;
-        if (is_param(seg)) {
-            if (parts[i].empty()) return false;
-            params.emplace_back(param_name(seg), std::string(parts[i]));
-        } else if (seg != parts[i]) {
-            return false;
-        }
+    // Literals and lengths first: most routes fail there, and then no parameter is copied.
+    const bool rest = !pattern.empty() && is_rest(pattern.back());
+    const std::size_t fixed = rest ? pattern.size() - 1 : pattern.size();
+    if (rest ? parts.size() < fixed : parts.size() != fixed) return false;
+    for (std::size_t i = 0; i < fixed; ++i) {
+        if (is_param(pattern[i]) ? parts[i].empty() : pattern[i] != parts[i]) return false;
     }
-    return parts.size() == pattern.size();
+    params.clear();
+    for (std::size_t i = 0; i < fixed; ++i)
+        if (is_param(pattern[i])) params.emplace_back(param_name(pattern[i]), std::string(parts[i]));
+    if (rest) {
+        // The rest of the path, slashes included, possibly empty.
+        std::string tail;
+        for (std::size_t j = fixed; j < parts.size(); ++j) {
+            if (j > fixed) tail += '/';
+            tail += parts[j];
+        }
+        params.emplace_back(param_name(pattern.back()), std::move(tail));
+    }
+    return true;
 }
 
 }  // namespace

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <sodium.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,6 +27,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 #include "http/websocket_bridge.hpp"
@@ -61,6 +62,33 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const ListenerConfig& l) {
     return ctx;
 }
 
+// The request counter and latency histogram of one route, method and status. The registry's
+// lookup renders label strings and takes two map lookups; a request only needs the pointers.
+struct RequestSeries {
+    Counter* requests = nullptr;
+    Histogram* duration = nullptr;
+};
+
+struct SeriesKey {
+    std::string route;
+    Method method;
+    int status;
+};
+
+struct SeriesView {
+    std::string_view route;
+    Method method;
+    int status;
+};
+
+struct SeriesLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+        return std::tie(a.status, a.method, a.route) < std::tie(b.status, b.method, b.route);
+    }
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -81,12 +109,22 @@ struct Server::Impl {
     const Config& config;
     const Router& router;
     Metrics& metrics;
-    asio::io_context ioc;
+    // One io_context per network thread, like nginx's workers: a connection lives on one of them
+    // from accept to close, so its handlers never wait for another thread's locks and need no
+    // strand. The first also runs the acceptors, the signal set and the shutdown timer.
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    asio::io_context& ioc;
+    // Keep the other contexts running while they have no connection; released when the server ends.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+    std::atomic<std::size_t> next_context{0};
     asio::thread_pool workers;
     std::vector<std::unique_ptr<Listener>> listeners;
     asio::signal_set signals{ioc, SIGINT, SIGTERM};
     asio::steady_timer grace_timer{ioc};
     std::shared_ptr<spdlog::logger> logger = log::get("http");
+
+    std::mutex series_mutex;
+    std::map<SeriesKey, RequestSeries, SeriesLess> series;
 
     std::mutex mutex;  // guards connections and stopping
     std::map<std::uint64_t, Connection> connections;
@@ -99,11 +137,20 @@ struct Server::Impl {
         : config(c),
           router(r),
           metrics(m),
-          ioc(c.http.io_threads > 0 ? c.http.io_threads : static_cast<int>(std::thread::hardware_concurrency())),
+          contexts(make_contexts(c.http.io_threads > 0 ? c.http.io_threads
+                                                       : static_cast<int>(std::thread::hardware_concurrency()))),
+          ioc(*contexts.front()),
           workers(static_cast<std::size_t>(c.http.worker_threads > 0
                                                ? c.http.worker_threads
                                                : std::max(4u, 2 * std::thread::hardware_concurrency()))) {
         id_prefix = fmt::format("{:08x}", randombytes_random());
+    }
+
+    static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
+        std::vector<std::unique_ptr<asio::io_context>> out;
+        // Each is run by one thread (the hint: asio need not wake another thread for its work).
+        for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));
+        return out;
     }
 
     // ---- lifecycle ------------------------------------------------------------------------
@@ -144,10 +191,15 @@ struct Server::Impl {
             begin_stop();
         });
         std::vector<std::thread> threads;
-        const int n =
-            config.http.io_threads > 0 ? config.http.io_threads : static_cast<int>(std::thread::hardware_concurrency());
-        for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
+        for (std::size_t i = 1; i < contexts.size(); ++i) {
+            keep_running.push_back(asio::make_work_guard(*contexts[i]));
+            threads.emplace_back([this, i] { contexts[i]->run(); });
+        }
         ioc.run();
+        // The first context ran out of work: every connection has ended, or the grace period cut them.
+        for (auto& guard : keep_running) guard.reset();
+        if (cut_short)
+            for (auto& c : contexts) c->stop();
         for (auto& t : threads) t.join();
         workers.join();
         return !cut_short.load();
@@ -200,7 +252,8 @@ struct Server::Impl {
 
     asio::awaitable<void> accept_loop(Listener& l) {
         for (;;) {
-            auto [ec, socket] = co_await l.acceptor.async_accept(asio::make_strand(ioc), nothrow);
+            auto& home = *contexts[next_context.fetch_add(1, std::memory_order_relaxed) % contexts.size()];
+            auto [ec, socket] = co_await l.acceptor.async_accept(home, nothrow);
             if (ec) {
                 if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
                 logger->warn("accept failed listener={} error={}", l.config.name, ec.message());
@@ -449,7 +502,8 @@ struct Server::Impl {
     }
 
     template <class Stream>
-    asio::awaitable<void> write_reply(Stream& stream, const Reply& reply, unsigned version, bool keep_alive,
+    // Takes the reply's body (moved into the response, not copied).
+    asio::awaitable<void> write_reply(Stream& stream, Reply& reply, unsigned version, bool keep_alive,
                                       const std::string& request_id, bool head_only = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), version};
         res.set(bhttp::field::server, "kvmhub");
@@ -464,7 +518,7 @@ struct Server::Impl {
         if (head_only) {
             res.content_length(reply.body.size());
         } else {
-            res.body() = reply.body;
+            res.body() = std::move(reply.body);
             res.prepare_payload();
         }
         beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
@@ -481,12 +535,13 @@ struct Server::Impl {
     // worker thread; each write() waits until its chunk is on the wire (so a slow client slows
     // the producer instead of filling memory) and fails once the client is gone.
     template <class Stream>
-    asio::awaitable<void> write_streamed(Stream& stream, const Reply& reply,
-                                         bhttp::response<bhttp::string_body>& res) {
+    asio::awaitable<void> write_streamed(Stream& stream, const Reply& reply, bhttp::response<bhttp::string_body>& res) {
         // HTTP/1.0 has no chunked transfer: the body then ends when the connection closes.
         const bool chunked = res.version() >= 11;
-        if (chunked) res.chunked(true);
-        else res.keep_alive(false);
+        if (chunked)
+            res.chunked(true);
+        else
+            res.keep_alive(false);
         beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
         bhttp::response_serializer<bhttp::string_body> sr{res};
         auto [ec, n] = co_await bhttp::async_write_header(stream, sr, nothrow);
@@ -530,16 +585,26 @@ struct Server::Impl {
         }
     }
 
+    RequestSeries& series_of(const std::string& route, Method method, int status) {
+        std::lock_guard lock(series_mutex);
+        auto it = series.find(SeriesView{route, method, status});
+        if (it == series.end()) {
+            RequestSeries made{
+                &metrics.counter(
+                    "kvmhub_http_requests_total", "HTTP requests by route, method and status",
+                    {{"route", route}, {"method", method_name(method)}, {"status", std::to_string(status)}}),
+                &metrics.histogram("kvmhub_http_request_duration_seconds", "HTTP request latency by route",
+                                   {{"route", route}})};
+            it = series.emplace(SeriesKey{route, method, status}, made).first;
+        }
+        return it->second;
+    }
+
     void record(const Request& req, const Reply& reply, std::chrono::steady_clock::time_point started) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const std::string status = std::to_string(reply.status);
-        metrics
-            .counter("kvmhub_http_requests_total", "HTTP requests by route, method and status",
-                     {{"route", req.route}, {"method", method_name(req.method)}, {"status", status}})
-            .inc();
-        metrics
-            .histogram("kvmhub_http_request_duration_seconds", "HTTP request latency by route", {{"route", req.route}})
-            .observe(seconds);
+        RequestSeries& s = series_of(req.route, req.method, reply.status);
+        s.requests->inc();
+        s.duration->observe(seconds);
         if (config.http.access_log)
             logger->info("request req={} ip={} user={} method={} path={} route={} status={} ms={:.2f}", req.request_id,
                          req.client_ip, req.principal.empty() ? "-" : req.principal, method_name(req.method), req.path,
