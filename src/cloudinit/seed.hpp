@@ -6,6 +6,7 @@
 //   /meta/<uuid>/files/<name>   one rendered file, as the guest gets it
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -28,10 +29,15 @@ class SeedService {
 public:
     SeedService(store::Store& store, catalog::Catalog& catalog) : store_(store), catalog_(catalog) {}
 
+    // Sees the rendered files (name -> text) before they are stored; its failure stores nothing.
+    using BeforeStore = std::function<Status(const std::map<std::string, std::string>& files)>;
+
     // Renders every meta template with `context` (the VM's vm_* variables and the server's
     // values) and replaces the VM's seed in one transaction. A template that fails to render
-    // changes nothing and is reported under "tpl".
-    Status render(const std::string& host, const std::string& uuid, const nlohmann::json& context);
+    // changes nothing and is reported under "tpl"; so does a failing `before_store` (a copy of
+    // the seed elsewhere, such as the cidata ISO volume in the host's pool, that must succeed).
+    Status render(const std::string& host, const std::string& uuid, const nlohmann::json& context,
+                  const BeforeStore& before_store = {});
     // The context the VM's seed was last rendered from; NotFound when the VM has no seed.
     Result<nlohmann::json> context(const std::string& uuid);
     // One rendered file; NotFound when the VM or the file does not exist.
