@@ -363,7 +363,10 @@ Result<VolumeInfo> put_volume_content(virConnectPtr conn, const HostRef& host, c
     VolPtr vol;
     std::string old;
     if (made) {
-        VolumeSpec spec{.name = name, .format = "raw", .capacity = content.size()};
+        VolumeSpec spec;
+        spec.name = name;
+        spec.format = "raw";
+        spec.capacity = content.size();
         vol.reset(virStorageVolCreateXML(pool->get(), volume_xml(spec).c_str(), 0));
         if (vol == nullptr) return failed(last_error(kOp), "");
     } else {
