@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-#include "support/vm_fixtures.hpp"
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 namespace kvmhub::test {
@@ -219,7 +219,7 @@ TEST_F(CloudInit, TheCidataIsoHoldsTheServedFilesAndAnswersRangesAndETags) {
 // ---- host setting meta_iso=pool: the cidata ISO as a volume in the host's pool ----
 // libvirt's test driver has pools and volumes but cannot upload into one (README): here the
 // write fails, which must be a clear error that leaves nothing behind. The ISO written and
-// read by a booting guest is tests/system/isopool_test.cpp, on a real libvirtd.
+// read by a booting guest is PoolIsoGuest in tests/system/guest_test.cpp, on a real libvirtd.
 
 // A test-driver host whose cidata ISOs go into its pool.
 json pool_host(const std::string& name) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -145,6 +146,18 @@ std::string framed(const std::string& console_text, const std::string& name) {
     return console_text.substr(from, to - from);
 }
 
+// The seed files the guest printed on `console_text` are those the metadata routes serve for
+// `uuid`. The guest prints each file whole; a file without a final newline gets one.
+void expect_seed_printed(const std::string& console_text, const std::string& base_url, const std::string& uuid) {
+    for (const char* name : {"meta-data", "user-data", "network-config"}) {
+        auto served = http_get(base_url + "/" + uuid + "/" + name);
+        ASSERT_EQ(served.status, 200) << name;
+        std::string expected = served.body;
+        if (!expected.empty() && expected.back() != '\n') expected += '\n';
+        EXPECT_EQ(framed(console_text, name), expected) << name;
+    }
+}
+
 bool cpu_has_hardware_virtualization() {
     std::string flags = read_file("/proc/cpuinfo");
     return flags.find(" vmx") != std::string::npos || flags.find(" svm") != std::string::npos;
@@ -224,14 +237,7 @@ TEST_F(Guest, ANoCloudGuestReadsItsSeedFromTheMetadataRoutesOverHttp) {
     const std::string text = console(serial_log("nocloud"));
     const std::string url = "http://10.0.2.2:" + std::to_string(daemon_->port()) + "/" + uuid + "/";
     EXPECT_NE(text.find("kvmhub-test-guest: datasource smbios " + url), std::string::npos) << text;
-    for (const char* name : {"meta-data", "user-data", "network-config"}) {
-        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
-        ASSERT_EQ(served.status, 200) << name;
-        // The guest prints each file whole; a file without a final newline gets one.
-        std::string expected = served.body;
-        if (!expected.empty() && expected.back() != '\n') expected += '\n';
-        EXPECT_EQ(framed(text, name), expected) << name;
-    }
+    expect_seed_printed(text, daemon_->url(), uuid);
     ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
     ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
 }
@@ -271,13 +277,7 @@ TEST_F(IsoGuest, AnIsoModeGuestMountsItsCidataCdromServedOverHttpByTheMetadataSe
     ASSERT_TRUE(booted("iso")) << console(serial_log("iso"));
     const std::string text = console(serial_log("iso"));
     EXPECT_NE(text.find("kvmhub-test-guest: datasource cidata /dev/sr0"), std::string::npos) << text;
-    for (const char* name : {"meta-data", "user-data", "network-config"}) {
-        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
-        ASSERT_EQ(served.status, 200) << name;
-        std::string expected = served.body;
-        if (!expected.empty() && expected.back() != '\n') expected += '\n';
-        EXPECT_EQ(framed(text, name), expected) << name;
-    }
+    expect_seed_printed(text, daemon_->url(), uuid);
     EXPECT_EQ(text.find("iso-e2e-secret"), std::string::npos) << "the clear password reached the guest";
     // qemu's curl driver asks for the size with HEAD, then reads the image in byte ranges.
     EXPECT_GE(iso_replies(*daemon_, *token_, "HEAD", 200), 1);
@@ -369,11 +369,7 @@ TEST_F(PoolIsoGuest, AnIsoModeGuestMountsItsCidataVolumeFromTheHostPoolWithoutTh
     EXPECT_EQ(cmdline.find("cidata.iso"), std::string::npos) << cmdline;
     const std::string text = console(serial_log("pooliso"));
     EXPECT_NE(text.find("kvmhub-test-guest: datasource cidata /dev/sr0"), std::string::npos) << text;
-    for (const char* name : {"meta-data", "user-data", "network-config"}) {
-        std::string expected = served(name);
-        if (!expected.empty() && expected.back() != '\n') expected += '\n';
-        EXPECT_EQ(framed(text, name), expected) << name;
-    }
+    expect_seed_printed(text, daemon_->url(), uuid);
     EXPECT_EQ(text.find("pool-e2e-secret"), std::string::npos) << "the clear password reached the guest";
     // Nobody asked the metadata service for the ISO (and META_SRV is a closed port).
     EXPECT_EQ(iso_replies(*daemon_, *token_, "HEAD", 200), 0);
@@ -387,14 +383,18 @@ TEST_F(PoolIsoGuest, AnIsoModeGuestMountsItsCidataVolumeFromTheHostPoolWithoutTh
     const std::string user_data = served("user-data");
     EXPECT_NE(user_data.find("Europe/Berlin"), std::string::npos) << user_data;
     EXPECT_EQ(in_volume("user-data"), user_data);
+    // setmem renders again too: the same files, written again.
+    const auto written = std::filesystem::last_write_time(path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_EQ(get("/vm/setmem/kvm1/" + uuid + "?vm_ram_mb=300").status, 200);
-    EXPECT_EQ(in_volume("user-data"), served("user-data"));
+    EXPECT_GT(std::filesystem::last_write_time(path), written) << "setmem did not write the volume";
+    EXPECT_EQ(in_volume("user-data"), user_data);
     const auto first_boot = text.find("kvmhub-test-guest: ready");
     ASSERT_EQ(get("/vm/reset/kvm1/" + uuid).status, 200);
     auto second = [&] { return console(serial_log("pooliso")).substr(first_boot + 1); };
     ASSERT_TRUE(eventually([&] { return second().find("kvmhub-test-guest: ready") != std::string::npos; }, 180s))
         << second();
-    EXPECT_EQ(framed(second(), "user-data"), user_data.back() == '\n' ? user_data : user_data + "\n");
+    expect_seed_printed(second(), daemon_->url(), uuid);
 
     ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
     auto deleted = get("/vm/delete/kvm1/" + uuid);
