@@ -1,7 +1,8 @@
 // The catalog: KVM hosts and the devices enabled on them, gold images, ISOs, templates and
 // the variables table. Records are JSON documents in the store (the shapes simplekvm's API
 // returns), one key each, so a change to one host never rewrites the others:
-//   /catalog/hosts/<host> {"name","tpl","url","arch","ipaddr","sshport","sshuser"[,"pool","pool_path","meta_iso"]}
+//   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"
+//                                        [,"pool","pool_path","meta_iso"]}
 //   /catalog/devices/<host>/<device>    {"kvmhost","name","tpl","desc"}
 //   /catalog/golds/<arch>/<gold>        {"name","arch","uri","size" (bytes),"desc"}
 //   /catalog/isos/<iso>                 {"name","uri","desc"}

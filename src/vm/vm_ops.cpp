@@ -221,7 +221,9 @@ Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid
     // The VM's definition, not the host setting of today, says whether a volume is to be written.
     auto pool = cloudinit::iso_volume_pool(guest->disks, uuid, disks::pool_of(*record));
     if (!pool) {
-        if (record->value("meta_iso", "") == catalog::kMetaIsoPool && context.value("vm_meta_enum", "") != "NOCLOUD")
+        const auto mode = context.find("vm_meta_enum");
+        const bool nocloud = mode != context.end() && *mode == "NOCLOUD";
+        if (record->value("meta_iso", "") == catalog::kMetaIsoPool && !nocloud)
             log::get("vm")->warn(
                 "host is meta_iso=pool but no CD-ROM of vm={} reads volume {}: its domain template "
                 "does not use host.meta_iso (see README, cloud-init) host={}",
