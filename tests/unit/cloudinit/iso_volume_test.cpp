@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/bootstrap.hpp"
+#include "cloudinit/seed.hpp"
+#include "support/stores.hpp"
+
 namespace kvmhub::cloudinit {
 namespace {
 
@@ -47,6 +51,36 @@ TEST(IsoVolume, OtherMediaAndOtherVmsVolumesAreNotIt) {
     disk.device = "disk";
     EXPECT_FALSE(iso_volume_pool({disk}, kUuid, kHostPool)) << "only a CD-ROM reads the seed";
     EXPECT_FALSE(iso_volume_pool({}, kUuid, kHostPool));
+}
+
+// The volume is written from the files about to be stored; when it cannot be, the seed stays
+// as it was (store and volume keep the same seed).
+TEST(IsoVolume, TheSeedIsStoredOnlyWhenTheCopyBeforeItSucceeds) {
+    auto store = test::open_memory_store();
+    Config config;
+    catalog::CurlUrlProbe probe;
+    catalog::Catalog catalog(*store, config, probe);
+    ASSERT_TRUE(catalog::bootstrap_catalog(*store, catalog, false, [](const std::string&) { return false; }));
+    SeedService seeds(*store, catalog);
+    const nlohmann::json first = {{"vm_uuid", kUuid}, {"vm_name", "one"}};
+    std::map<std::string, std::string> seen;
+    ASSERT_TRUE(seeds.render("h1", kUuid, first, [&](const std::map<std::string, std::string>& files) -> Status {
+        seen = files;
+        return {};
+    }));
+    auto stored = seeds.files(kUuid);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->files, seen) << "the hook sees exactly what is stored";
+    EXPECT_NE(seen["meta-data"].find("one"), std::string::npos);
+
+    auto refused = seeds.render("h1", kUuid, {{"vm_uuid", kUuid}, {"vm_name", "two"}},
+                                [](const std::map<std::string, std::string>&) -> Status {
+                                    return fail(Errc::HostError, "meta_iso", "volume not written");
+                                });
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().desc, "volume not written");
+    EXPECT_EQ(seeds.files(kUuid)->files, seen) << "a failed copy must leave the stored seed";
+    EXPECT_EQ(seeds.context(kUuid)->value("vm_name", ""), "one");
 }
 
 }  // namespace
