@@ -272,8 +272,7 @@ TEST_F(CloudInit, AVmWithTheHttpCdromKeepsItAfterItsHostIsSetToPool) {
     auto xml = [&] {
         return http_get(daemon_->url() + "/vm/xml/t-switch/" + uuid, bearer(*token_)).json()["xml"].get<std::string>();
     };
-    const std::string before = xml();
-    EXPECT_NE(before.find("<disk type='network' device='cdrom'>"), std::string::npos) << before;
+    EXPECT_NE(xml().find("<disk type='network' device='cdrom'>"), std::string::npos) << xml();
 
     json pool = pool_host("t-switch");
     ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", pool.dump(), bearer(*token_)).status, 200);
@@ -284,6 +283,8 @@ TEST_F(CloudInit, AVmWithTheHttpCdromKeepsItAfterItsHostIsSetToPool) {
 
     // Putting the VM's own ISO in now means the pool volume, which cannot be written here:
     // a clear error, and the CD-ROM keeps its http source.
+    const std::string before = xml();
+    EXPECT_NE(before.find("<disk type='network' device='cdrom'>"), std::string::npos) << before;
     auto cdrom =
         http_post(daemon_->url() + "/vm/cdrom/t-switch/" + uuid + "?dev=hda", R"({"isoname":""})", bearer(*token_));
     EXPECT_EQ(cdrom.status, 502) << cdrom.body;
