@@ -397,6 +397,15 @@ TEST_F(PoolIsoGuest, AnIsoModeGuestMountsItsCidataVolumeFromTheHostPoolWithoutTh
     expect_seed_printed(second(), daemon_->url(), uuid);
 
     ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
+    // The VM's own ISO put in with an empty isoname is the pool volume, written again from the
+    // stored seed (here after it was deleted behind kvmhub's back).
+    ASSERT_EQ(virsh({"vol-delete", vol, "--pool", *pool_}).exit_code, 0);
+    auto cdrom = post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":""})");
+    ASSERT_EQ(cdrom.status, 200) << cdrom.body;
+    EXPECT_EQ(in_volume("user-data"), user_data);
+    const std::string after = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(after.find("<source pool='" + *pool_ + "' volume='" + vol + "'/>"), std::string::npos) << after;
+
     auto deleted = get("/vm/delete/kvm1/" + uuid);
     ASSERT_EQ(deleted.status, 200) << deleted.body;
     EXPECT_EQ(deleted.json()["failed"], json::array()) << deleted.body;
