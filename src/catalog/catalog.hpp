@@ -1,7 +1,8 @@
 // The catalog: KVM hosts and the devices enabled on them, gold images, ISOs, templates and
 // the variables table. Records are JSON documents in the store (the shapes simplekvm's API
 // returns), one key each, so a change to one host never rewrites the others:
-//   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"[,"pool","pool_path"]}
+//   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"
+//                                        [,"pool","pool_path","meta_iso"]}
 //   /catalog/devices/<host>/<device>    {"kvmhost","name","tpl","desc"}
 //   /catalog/golds/<arch>/<gold>        {"name","arch","uri","size" (bytes),"desc"}
 //   /catalog/isos/<iso>                 {"name","uri","desc"}
@@ -31,6 +32,13 @@ namespace kvmhub::catalog {
 
 inline constexpr std::string_view kCatalogPrefix = "/catalog/";
 inline constexpr std::string_view kTemplatesPrefix = "/templates/";
+
+// The host field meta_iso: where the CD-ROM of an ISO mode VM takes its cidata ISO from.
+// url (the default): qemu on the host reads http://<META_SRV>/<uuid>/cidata.iso itself.
+// pool: kvmhub uploads the ISO as a volume into the host's storage pool (hosts that cannot
+// reach META_SRV), and uploads it again on every re-render.
+inline constexpr std::string_view kMetaIsoUrl = "url";
+inline constexpr std::string_view kMetaIsoPool = "pool";
 
 // Action is not a template language: it is the bash script run before a device is attached
 // (simplekvm's `<device>.action`), named like the device template it belongs to.

@@ -14,8 +14,8 @@ const std::string kHosts = std::string(kCatalogPrefix) + "hosts/";
 const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 
 // The fields of a host record; anything else in the body must be a device flag.
-const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",     "ipaddr",
-                                        "sshport", "sshuser", "pool", "pool_path"};
+const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",      "ipaddr",
+                                        "sshport", "sshuser", "pool", "pool_path", "meta_iso"};
 
 // An absolute directory path without "..", quotes or control characters: it goes into pool XML
 // and names a directory libvirt creates on the host.
@@ -95,6 +95,18 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
         if (auto ok = check_pool_path(*pool_path); !ok) return tl::unexpected(ok.error());
         host["pool_path"] = *pool_path;
     }
+    // Where an ISO mode VM's CD-ROM takes its cidata ISO from; absent = url.
+    auto meta_iso = optional_string_field(body, "meta_iso");
+    if (!meta_iso) return tl::unexpected(meta_iso.error());
+    if (!meta_iso->empty()) {
+        if (*meta_iso != kMetaIsoUrl && *meta_iso != kMetaIsoPool)
+            return fail(Errc::BadInput, "meta_iso",
+                        fmt::format("'meta_iso' is '{}': give url (qemu on the host reads the ISO from META_SRV over "
+                                    "http) or pool (kvmhub uploads it into the host's storage pool, for hosts that "
+                                    "cannot reach META_SRV)",
+                                    *meta_iso));
+        host["meta_iso"] = *meta_iso;
+    }
     if (auto t = parsed_template(TemplateKind::Domain, host["tpl"]); !t)
         return fail(Errc::BadInput, "tpl",
                     fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
@@ -106,7 +118,7 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
         if (!value.is_string() || (value != "on" && value != "off" && value != ""))
             return fail(Errc::BadInput, key,
                         fmt::format("unknown field '{}': a host has name, tpl, url, arch, ipaddr, sshport, sshuser, "
-                                    "pool, pool_path and \"<device template>\":\"on\" flags",
+                                    "pool, pool_path, meta_iso and \"<device template>\":\"on\" flags",
                                     key));
         if (value != "on") continue;
         auto device = parsed_template(TemplateKind::Device, key);

@@ -135,13 +135,15 @@ Status normalize_inputs(nlohmann::json& vars) {
     return {};
 }
 
-Status SeedService::render(const std::string& host, const std::string& uuid, const nlohmann::json& context) {
+Status SeedService::render(const std::string& host, const std::string& uuid, const nlohmann::json& context,
+                           const BeforeStore& before_store) {
     if (auto ok = check_uuid(uuid); !ok) return ok;
     auto names = catalog_.template_names(catalog::TemplateKind::Meta);
     if (!names) return tl::unexpected(names.error());
     store::Txn txn{{}, {store::Op::erase_prefix(prefix(uuid))}};
     txn.ops.push_back(
         store::Op::put(prefix(uuid) + "context", nlohmann::json{{"host", host}, {"context", context}}.dump()));
+    std::map<std::string, std::string> files;
     for (const auto& name : *names) {
         auto parsed = catalog_.parsed_template(catalog::TemplateKind::Meta, name);
         if (!parsed) return tl::unexpected(parsed.error());
@@ -149,6 +151,10 @@ Status SeedService::render(const std::string& host, const std::string& uuid, con
         auto text = (*parsed)->render(context, tmpl::RenderOptions{});
         if (!text) return fail(Errc::BadInput, "tpl", fmt::format("meta template {}: {}", name, text.error().desc));
         txn.ops.push_back(store::Op::put(files_prefix(uuid) + name, *text));
+        files.emplace(name, std::move(*text));
+    }
+    if (before_store) {
+        if (auto ok = before_store(files); !ok) return ok;
     }
     auto done = store_.commit(txn);
     // Dropped here too, not only by the watch (which runs later on the store's thread): a fetch

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,10 +61,15 @@ public:
     SeedService(const SeedService&) = delete;
     SeedService& operator=(const SeedService&) = delete;
 
+    // Sees the rendered files (name -> text) before they are stored; its failure stores nothing.
+    using BeforeStore = std::function<Status(const std::map<std::string, std::string>& files)>;
+
     // Renders every meta template with `context` (the VM's vm_* variables and the server's
     // values) and replaces the VM's seed in one transaction. A template that fails to render
-    // changes nothing and is reported under "tpl".
-    Status render(const std::string& host, const std::string& uuid, const nlohmann::json& context);
+    // changes nothing and is reported under "tpl"; so does a failing `before_store` (a copy of
+    // the seed elsewhere, such as the cidata ISO volume in the host's pool, that must succeed).
+    Status render(const std::string& host, const std::string& uuid, const nlohmann::json& context,
+                  const BeforeStore& before_store = {});
     // The context the VM's seed was last rendered from; NotFound when the VM has no seed.
     Result<nlohmann::json> context(const std::string& uuid);
     // The VM's rendered files (from memory after the first call); NotFound when it has none.

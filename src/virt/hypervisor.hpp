@@ -222,6 +222,17 @@ public:
     // Grows a volume to `capacity` bytes.
     virtual Status resize_volume(const HostRef& host, const std::string& pool, const std::string& name,
                                  std::uint64_t capacity) = 0;
+    // Makes `content` (a small image held in memory, such as a cidata ISO) the content of the
+    // raw volume `name`, creating it when missing. An existing volume keeps its size when the
+    // content is smaller (the rest is zeros: libvirt cannot shrink a file below what it uses).
+    // Atomic enough for small volumes: the old content of an existing volume is read first and
+    // written back when the new one cannot be written whole, and a volume this call made is
+    // deleted again; the error says which. Volumes over 64 MiB are refused (BadInput).
+    virtual Result<VolumeInfo> put_volume_content(const HostRef& host, const std::string& pool, const std::string& name,
+                                                  const std::string& content) = 0;
+    // The whole content of a volume of at most `max_bytes` bytes (BadInput when it is bigger).
+    virtual Result<std::string> volume_content(const HostRef& host, const std::string& pool, const std::string& name,
+                                               std::uint64_t max_bytes) = 0;
 
     // ---- devices (devices.cpp) ----
     virtual Result<DeviceUse> device_use(const HostRef& host, const std::string& uuid) = 0;

@@ -174,6 +174,22 @@ public:
             return ops::resize_volume(c, h, pool, name, capacity);
         });
     }
+    Result<VolumeInfo> put_volume_content(const HostRef& host, const std::string& pool, const std::string& name,
+                                          const std::string& content) override {
+        // Not retried: a write cut off half-way leaves content the retry would take for the old one.
+        return run(
+            host, "put_volume_content",
+            [pool, name, content](virConnectPtr c, const HostRef& h) {
+                return ops::put_volume_content(c, h, pool, name, content);
+            },
+            false);
+    }
+    Result<std::string> volume_content(const HostRef& host, const std::string& pool, const std::string& name,
+                                       std::uint64_t max_bytes) override {
+        return run(host, "volume_content", [pool, name, max_bytes](virConnectPtr c, const HostRef& h) {
+            return ops::volume_content(c, h, pool, name, max_bytes);
+        });
+    }
 
     Result<DeviceUse> device_use(const HostRef& host, const std::string& uuid) override {
         return run(host, "device_use",
@@ -201,11 +217,13 @@ public:
 private:
     // Gets the host's connection on the worker (opening may block too) and runs `op` with it.
     // The job captures copies and shared pointers only: it may finish after the caller
-    // timed out, or after this object is gone.
+    // timed out, or after this object is gone. `retry` false: an op that may have changed
+    // something half-way is not run a second time.
     template <typename Op>
-    std::invoke_result_t<Op&, virConnectPtr, const HostRef&> run(const HostRef& host, std::string_view name, Op op) {
+    std::invoke_result_t<Op&, virConnectPtr, const HostRef&> run(const HostRef& host, std::string_view name, Op op,
+                                                                 bool retry = true) {
         using R = std::invoke_result_t<Op&, virConnectPtr, const HostRef&>;
-        return calls_.call(host, name, [pool = pool_, host, op = std::move(op)]() -> R {
+        return calls_.call(host, name, [pool = pool_, host, op = std::move(op), retry]() -> R {
             auto conn = pool->get(host);
             if (!conn) return tl::unexpected(conn.error());
             R result = op((*conn)->get(), host);
@@ -213,6 +231,7 @@ private:
             // The transport failed under us (the host's libvirtd restarted before its close
             // callback told us): never reuse that connection, and try once more on a fresh one.
             (*conn)->mark_dead();
+            if (!retry) return result;
             auto fresh = pool->get(host);
             if (!fresh) return tl::unexpected(fresh.error());
             log::get("virt")->info("libvirt call retried on a new connection host={}", host.name);

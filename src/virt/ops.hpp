@@ -85,6 +85,10 @@ Status resize_volume(virConnectPtr conn, const HostRef& host, const std::string&
                      std::uint64_t capacity);
 Result<VolumeInfo> upload_volume(virConnectPtr conn, const HostRef& host, const std::string& pool,
                                  const VolumeSpec& spec, const std::string& file, const UploadProgress& progress);
+Result<VolumeInfo> put_volume_content(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                                      const std::string& name, const std::string& content);
+Result<std::string> volume_content(virConnectPtr conn, const HostRef& host, const std::string& pool,
+                                   const std::string& name, std::uint64_t max_bytes);
 
 // devices.cpp
 Result<DeviceUse> device_use(virConnectPtr conn, const HostRef& host, const std::string& uuid);

@@ -122,6 +122,51 @@ Result<VolumeInfo> create_from_xml(virConnectPtr conn, const HostRef& host, cons
     return read_volume(vol.get(), pool_name);
 }
 
+// The most put_volume_content() holds in memory, twice (the old content and the new).
+constexpr std::uint64_t kMaxContent = 64ull << 20;
+
+// Writes `data` into `vol` from its first byte over one stream.
+Status send_bytes(virConnectPtr conn, virStorageVolPtr vol, std::string_view data, const char* op) {
+    StreamPtr stream(virStreamNew(conn, 0));
+    if (stream == nullptr) return tl::unexpected(last_error(op));
+    if (virStorageVolUpload(vol, stream.get(), 0, data.size(), 0) < 0) return tl::unexpected(last_error(op));
+    for (std::size_t sent = 0; sent < data.size();) {
+        int n = virStreamSend(stream.get(), data.data() + sent, std::min(kChunk, data.size() - sent));
+        if (n < 0) {
+            Error err = last_error(op);
+            virStreamAbort(stream.get());
+            last_error(op);
+            return tl::unexpected(std::move(err));
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    if (virStreamFinish(stream.get()) < 0) return tl::unexpected(last_error(op));
+    return {};
+}
+
+// The first `size` bytes of `vol` over one stream.
+Result<std::string> recv_bytes(virConnectPtr conn, virStorageVolPtr vol, std::uint64_t size, const char* op) {
+    StreamPtr stream(virStreamNew(conn, 0));
+    if (stream == nullptr) return tl::unexpected(last_error(op));
+    std::string out;
+    if (size == 0) return out;
+    if (virStorageVolDownload(vol, stream.get(), 0, size, 0) < 0) return tl::unexpected(last_error(op));
+    std::vector<char> buffer(kChunk);
+    for (;;) {
+        int n = virStreamRecv(stream.get(), buffer.data(), buffer.size());
+        if (n < 0) {
+            Error err = last_error(op);
+            virStreamAbort(stream.get());
+            last_error(op);
+            return tl::unexpected(std::move(err));
+        }
+        if (n == 0) break;
+        out.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    if (virStreamFinish(stream.get()) < 0) return tl::unexpected(last_error(op));
+    return out;
+}
+
 }  // namespace
 
 Status ensure_pool(virConnectPtr conn, const HostRef& host, const PoolSpec& spec) {
@@ -297,6 +342,80 @@ Result<VolumeInfo> upload_volume(virConnectPtr conn, const HostRef& host, const 
     VolPtr fresh(virStorageVolLookupByName(pool->get(), spec.name.c_str()));
     if (fresh == nullptr) return tl::unexpected(last_error("upload_volume"));
     return read_volume(fresh.get(), pool_name);
+}
+
+Result<VolumeInfo> put_volume_content(virConnectPtr conn, const HostRef& host, const std::string& pool_name,
+                                      const std::string& name, const std::string& content) {
+    constexpr const char* kOp = "put_volume_content";
+    auto failed = [&](Error err, std::string_view outcome) -> Result<VolumeInfo> {
+        err.desc = fmt::format("cannot write volume '{}' in pool '{}' on host {}: {}{}", name, pool_name, host.name,
+                               err.desc, outcome);
+        return tl::unexpected(std::move(err));
+    };
+    if (content.size() > kMaxContent)
+        return fail(Errc::BadInput, "volume",
+                    fmt::format("{} bytes are too many to write from memory", content.size()));
+    auto pool = find_pool(conn, host, pool_name);
+    if (!pool) return tl::unexpected(pool.error());
+    auto found = find_volume(pool->get(), host, pool_name, name);
+    if (!found && found.error().code != Errc::NotFound) return tl::unexpected(found.error());
+    const bool made = !found;
+    VolPtr vol;
+    std::string old;
+    if (made) {
+        VolumeSpec spec;
+        spec.name = name;
+        spec.format = "raw";
+        spec.capacity = content.size();
+        vol.reset(virStorageVolCreateXML(pool->get(), volume_xml(spec).c_str(), 0));
+        if (vol == nullptr) return failed(last_error(kOp), "");
+    } else {
+        vol = std::move(*found);
+        auto info = read_volume(vol.get(), pool_name);
+        if (!info) return tl::unexpected(info.error());
+        if (info->capacity > kMaxContent)
+            return failed(Error{Errc::BadInput, "volume",
+                                fmt::format("it is {} bytes, too big to replace from memory", info->capacity)},
+                          "");
+        // Read first, so that a write that fails half-way can be undone.
+        auto read = recv_bytes(conn, vol.get(), info->capacity, kOp);
+        if (!read) return failed(read.error(), " (it was not changed)");
+        old = std::move(*read);
+        if (content.size() > old.size() && virStorageVolResize(vol.get(), content.size(), 0) < 0)
+            return failed(last_error(kOp), " (it was not changed)");
+    }
+    std::string data = content;
+    if (data.size() < old.size()) data.resize(old.size(), '\0');
+    auto written = send_bytes(conn, vol.get(), data, kOp);
+    if (written) return read_volume(vol.get(), pool_name);
+    if (made) {
+        if (virStorageVolDelete(vol.get(), 0) < 0) {
+            Error left = last_error(kOp);
+            log::get("virt")->error("cannot delete half-written volume host={} pool={} vol={} error={}", host.name,
+                                    pool_name, name, left.desc);
+        }
+        return failed(written.error(), " (the new volume was deleted)");
+    }
+    auto restored = send_bytes(conn, vol.get(), old, kOp);
+    if (restored) return failed(written.error(), " (it keeps its previous content)");
+    return failed(written.error(), fmt::format("; writing its previous content back failed too: {} (the volume may "
+                                               "be damaged)",
+                                               restored.error().desc));
+}
+
+Result<std::string> volume_content(virConnectPtr conn, const HostRef& host, const std::string& pool_name,
+                                   const std::string& name, std::uint64_t max_bytes) {
+    auto pool = find_pool(conn, host, pool_name);
+    if (!pool) return tl::unexpected(pool.error());
+    auto vol = find_volume(pool->get(), host, pool_name, name);
+    if (!vol) return tl::unexpected(vol.error());
+    auto info = read_volume(vol->get(), pool_name);
+    if (!info) return tl::unexpected(info.error());
+    if (info->capacity > max_bytes)
+        return fail(Errc::BadInput, "volume",
+                    fmt::format("volume '{}' in pool '{}' on host {} is {} bytes, more than {}", name, pool_name,
+                                host.name, info->capacity, max_bytes));
+    return recv_bytes(conn, vol->get(), info->capacity, "volume_content");
 }
 
 }  // namespace kvmhub::virt::ops

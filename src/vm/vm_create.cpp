@@ -3,8 +3,9 @@
 
 #include <fmt/format.h>
 
-#include "common/ids.hpp"
+#include "cloudinit/iso_volume.hpp"
 #include "cloudinit/seed.hpp"
+#include "common/ids.hpp"
 #include "common/log.hpp"
 #include "vm/vm_service.hpp"
 
@@ -12,8 +13,8 @@ namespace kvmhub::vm {
 namespace {
 
 // Set by the server; a client's value for them is dropped (simplekvm does the same).
-const std::set<std::string> kReserved{"vm_uuid",   "vm_arch", "vm_create",    "vm_creater", "META_SRV",
-                                      "META_HOST", "META_PORT", "host", "vm_last_disk", "vm_mac"};
+const std::set<std::string> kReserved{"vm_uuid",   "vm_arch", "vm_create",    "vm_creater", "META_SRV",    "META_HOST",
+                                      "META_PORT", "host",    "vm_last_disk", "vm_mac",     "META_ISO_VOL"};
 
 std::string timestamp(const Clock& clock) {
     std::time_t now = clock.now_seconds();
@@ -124,7 +125,13 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     context["vm_create"] = timestamp(clock_);
     context["vm_creater"] = creator;
     set_meta_srv(context);
-    context["host"] = {{"name", host}, {"arch", caps->arch}, {"domain_type", caps->domain_type}};
+    // The host's storage pool and where ISO mode takes the cidata ISO from: a template gives
+    // the CD-ROM the volume META_ISO_VOL in host.pool when host.meta_iso is "pool".
+    const virt::PoolSpec pool = disks::pool_of(*record);
+    const std::string meta_iso = record->value("meta_iso", std::string(catalog::kMetaIsoUrl));
+    context["host"] = {{"name", host},      {"arch", caps->arch},     {"domain_type", caps->domain_type},
+                       {"pool", pool.name}, {"pool_path", pool.path}, {"meta_iso", meta_iso}};
+    context["META_ISO_VOL"] = cloudinit::iso_volume_name(uuid);
     // Before any template sees them: the password is hashed here and never goes further.
     if (auto ok = cloudinit::normalize_inputs(context); !ok) return tl::unexpected(ok.error());
 
@@ -139,6 +146,13 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
         if (auto undone = hypervisor_.undefine(ref, *defined); !undone)
             log::get("vm")->error("cannot undefine vm without seed host={} vm={} error={}", host, *defined,
                                   undone.error().desc);
+        // A cidata volume written before the seed failed to store.
+        if (meta_iso == catalog::kMetaIsoPool) {
+            auto gone = hypervisor_.delete_volume(ref, pool.name + "/" + cloudinit::iso_volume_name(*defined));
+            if (!gone && gone.error().code != Errc::NotFound)
+                log::get("vm")->error("cannot delete the cidata volume of a failed create host={} vm={} error={}", host,
+                                      *defined, gone.error().desc);
+        }
         return tl::unexpected(seeded.error());
     }
     log::get("vm")->info("defined vm host={} vm={} by={}", host, *defined, creator);

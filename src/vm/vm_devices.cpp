@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "cloudinit/iso_volume.hpp"
 #include "common/log.hpp"
 #include "common/xml_escape.hpp"
 #include "vm/action_runner.hpp"
@@ -445,7 +446,19 @@ Status VmService::change_cdrom(const std::string& host, const std::string& uuid,
         if (iso == isos->end()) return fail(Errc::NotFound, "isoname", fmt::format("no ISO named '{}'", isoname));
         uri = iso->value("uri", "");
     }
-    auto source = cdrom_source(uri, config_.meta_srv);
+    // On a host set to meta_iso=pool the VM's own ISO is its volume in the host's pool.
+    auto record = catalog_.host(host);
+    if (!record) return tl::unexpected(record.error());
+    std::optional<virt::PoolSpec> pool;
+    if (isoname.empty() && record->value("meta_iso", "") == catalog::kMetaIsoPool) {
+        pool = disks::pool_of(*record);
+        uri = pool->name + "/" + cloudinit::iso_volume_name(uuid);
+    }
+    auto source =
+        pool ? Result<std::pair<std::string, std::string>>(std::make_pair(
+                   std::string("volume"), fmt::format("<source pool='{}' volume='{}'/>", xml_escape(pool->name),
+                                                      xml_escape(cloudinit::iso_volume_name(uuid)))))
+             : cdrom_source(uri, config_.meta_srv);
     if (!source) return tl::unexpected(source.error());
     return locked(*ref, uuid, "cdrom", [&]() -> Status {
         auto guest = hypervisor_.guest(*ref, uuid);
@@ -456,6 +469,14 @@ Status VmService::change_cdrom(const std::string& host, const std::string& uuid,
         if (disk->device != "cdrom")
             return fail(Errc::BadInput, "dev",
                         fmt::format("{} of VM {} is a {}, not a CD-ROM", dev, uuid, disk->device));
+        if (pool) {
+            // The volume holds the seed as stored now (it may never have been written: a VM
+            // created on the host before it was set to pool, or in NOCLOUD mode).
+            auto seed = seeds_.seed(uuid);
+            if (!seed) return tl::unexpected(seed.error());
+            if (auto put = cloudinit::publish_iso_volume(hypervisor_, *ref, *pool, uuid, (*seed)->files().files); !put)
+                return put;
+        }
         std::string xml = fmt::format(
             "<disk type='{}' device='cdrom'><driver name='qemu' type='raw'/>{}<target dev='{}' "
             "bus='{}'/><readonly/></disk>",

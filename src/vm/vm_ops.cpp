@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "cloudinit/iso_volume.hpp"
 #include "common/log.hpp"
 #include "vm/vm_service.hpp"
 
@@ -215,7 +216,24 @@ Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid
     auto guest = hypervisor_.guest(host, uuid);
     if (!guest) return tl::unexpected(guest.error());
     if (!guest->nets.empty() && !guest->nets.front().mac.empty()) context["vm_mac"] = guest->nets.front().mac;
-    return seeds_.render(host.name, uuid, context);
+    auto record = catalog_.host(host.name);
+    if (!record) return tl::unexpected(record.error());
+    // The VM's definition, not the host setting of today, says whether a volume is to be written.
+    auto pool = cloudinit::iso_volume_pool(guest->disks, uuid, disks::pool_of(*record));
+    if (!pool) {
+        const auto mode = context.find("vm_meta_enum");
+        const bool nocloud = mode != context.end() && *mode == "NOCLOUD";
+        if (record->value("meta_iso", "") == catalog::kMetaIsoPool && !nocloud)
+            log::get("vm")->warn(
+                "host is meta_iso=pool but no CD-ROM of vm={} reads volume {}: its domain template "
+                "does not use host.meta_iso (see README, cloud-init) host={}",
+                uuid, cloudinit::iso_volume_name(uuid), host.name);
+        return seeds_.render(host.name, uuid, context);
+    }
+    // Written before the seed is stored: when the volume cannot be written, both keep the old seed.
+    return seeds_.render(host.name, uuid, context, [&](const std::map<std::string, std::string>& files) {
+        return cloudinit::publish_iso_volume(hypervisor_, host, *pool, uuid, files);
+    });
 }
 
 Result<nlohmann::json> VmService::remove(const std::string& host, const std::string& uuid) {
@@ -226,6 +244,7 @@ Result<nlohmann::json> VmService::remove(const std::string& host, const std::str
         auto guest = hypervisor_.guest(*ref, uuid);
         if (!guest) return tl::unexpected(guest.error());
         if (auto undefined = hypervisor_.undefine(*ref, uuid); !undefined) return undefined;
+        if (auto left = remove_iso_volume(*ref, uuid, guest->disks); !left.is_null()) failed.push_back(left);
         // Disks go after the domain: a volume in use cannot be deleted. CD-ROM media are shared.
         for (const auto& disk : guest->disks) {
             if (disk.device != "disk" || disk.vol.empty() || disk.type == "rbd" || disk.type.rfind("http", 0) == 0)
@@ -243,6 +262,21 @@ Result<nlohmann::json> VmService::remove(const std::string& host, const std::str
         failed.push_back({{"type", "metadata"}, {"dev", ""}, {"vol", uuid}, {"error", forgotten.error().desc}});
     log::get("vm")->info("deleted vm host={} vm={} failed={}", host, uuid, failed.size());
     return failed;
+}
+
+nlohmann::json VmService::remove_iso_volume(const virt::HostRef& host, const std::string& uuid,
+                                            const std::vector<virt::DiskInfo>& drives) {
+    auto record = catalog_.host(host.name);
+    if (!record) return {{"type", "cidata"}, {"dev", ""}, {"vol", uuid}, {"error", record.error().desc}};
+    // The pool the VM's CD-ROM reads, else the host's pool when the host writes volumes (the
+    // CD-ROM may show another ISO now).
+    auto pool = cloudinit::iso_volume_pool(drives, uuid, disks::pool_of(*record));
+    if (!pool && record->value("meta_iso", "") == catalog::kMetaIsoPool) pool = disks::pool_of(*record);
+    if (!pool) return nullptr;
+    const std::string vol = pool->name + "/" + cloudinit::iso_volume_name(uuid);
+    auto deleted = hypervisor_.delete_volume(host, vol);
+    if (deleted || deleted.error().code == Errc::NotFound) return nullptr;
+    return {{"type", "cidata"}, {"dev", ""}, {"vol", vol}, {"error", deleted.error().desc}};
 }
 
 Result<nlohmann::json> VmService::snapshots(const std::string& host, const std::string& uuid) {

@@ -134,8 +134,14 @@ private:
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
     Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
     // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC and the
-    // metadata service address of the running configuration (see set_meta_srv).
+    // metadata service address of the running configuration (see set_meta_srv). When a CD-ROM
+    // of the VM reads its cidata ISO volume (meta_iso=pool), the volume is written first, and a
+    // failure to write it stores nothing.
     Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context);
+    // Deletes the VM's cidata ISO volume (host setting meta_iso=pool) after its domain is gone;
+    // returns the entry for delete's "failed" list, or null when it is gone or never existed.
+    nlohmann::json remove_iso_volume(const virt::HostRef& host, const std::string& uuid,
+                                     const std::vector<virt::DiskInfo>& drives);
     // Variables the server sets (vm_uuid, META_SRV, host, ...): a client's value is dropped.
     static bool reserved(const std::string& variable);
     // META_SRV, META_HOST and META_PORT from the configuration. A re-render takes the current

@@ -84,11 +84,17 @@
     <controller type='scsi' model='virtio-scsi'/>
     {%- endif %}
     {%- if vm_meta_enum != 'NOCLOUD' %}
+    {%- if host.meta_iso == 'pool' %}
+    <disk type='volume' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source pool='{{ host.pool }}' volume='{{ META_ISO_VOL }}'/>
+    {%- else %}
     <disk type='network' device='cdrom'>
       <driver name='qemu' type='raw'/>
       <source protocol='http' name='/{{ vm_uuid }}/cidata.iso'>
         <host name='{{ META_HOST }}' port='{{ META_PORT }}'/>
       </source>
+    {%- endif %}
       <target dev='{% if cdbus() == 'ide' %}hda{% else %}sda{% endif %}' bus='{{ cdbus() }}'/>
       <readonly/>
     </disk>

@@ -169,6 +169,8 @@ TEST_F(Catalog, HostValidationNamesTheField) {
     expect_refused(post("/conf/host/", with("pool_path", "relative/dir")), 400, "pool_path", "absolute path");
     expect_refused(post("/conf/host/", with("pool_path", "/var/../etc")), 400, "pool_path", "without '..'");
     expect_refused(post("/conf/host/", with("pool_path", "/a'b")), 400, "pool_path", "quotes");
+    expect_refused(post("/conf/host/", with("meta_iso", "nfs")), 400, "meta_iso", "give url (qemu on the host");
+    expect_refused(post("/conf/host/", with("meta_iso", true)), 400, "meta_iso", "must be a string");
     json missing = host("h-bad");
     missing.erase("url");
     auto r = post("/conf/host/", missing);
@@ -187,6 +189,13 @@ TEST_F(Catalog, AHostKeepsItsStoragePoolFields) {
     json listed = find(call("GET", "/tpl/host/").json()["host"], "name", "h-pool");
     EXPECT_EQ(listed["pool"], "vmdisks");
     EXPECT_EQ(listed["pool_path"], "/srv/vmdisks");
+    EXPECT_FALSE(listed.contains("meta_iso")) << "absent means url";
+    body["meta_iso"] = "pool";
+    ASSERT_EQ(post("/conf/host/", body).status, 200);
+    EXPECT_EQ(find(call("GET", "/tpl/host/").json()["host"], "name", "h-pool")["meta_iso"], "pool");
+    body["meta_iso"] = "url";
+    ASSERT_EQ(post("/conf/host/", body).status, 200);
+    EXPECT_EQ(find(call("GET", "/tpl/host/").json()["host"], "name", "h-pool")["meta_iso"], "url");
     ASSERT_EQ(call("DELETE", "/conf/host/?name=h-pool").status, 200);
 }
 
@@ -328,8 +337,9 @@ TEST(CatalogBackup, BackupWipeRestoreReproducesEveryRecord) {
     auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
         return http_request(method, d.url() + path, body, bearer(token));
     };
-    json body = {{"name", "h-bak"},       {"tpl", "domain"}, {"url", "test:///default"}, {"arch", "x86_64"},
-                 {"ipaddr", "127.0.0.1"}, {"sshport", 22},   {"sshuser", "root"},        {"disk.file", "on"}};
+    json body = {{"name", "h-bak"},   {"tpl", "domain"},       {"url", "test:///default"},
+                 {"arch", "x86_64"},  {"ipaddr", "127.0.0.1"}, {"sshport", 22},
+                 {"sshuser", "root"}, {"disk.file", "on"},     {"meta_iso", "pool"}};
     ASSERT_EQ(call("POST", "/conf/host/", body.dump()).status, 200);
     const std::string edited = "{#- edited -#}\ninstance-id: {{ vm_uuid }}\n# 中文注释\n";
     ASSERT_EQ(call("PUT", "/conf/template/meta/meta-data", edited).status, 200);

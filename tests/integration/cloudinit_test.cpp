@@ -1,6 +1,9 @@
 // cloud-init NoCloud data through the real daemon: rendered at create, served on the metadata
 // routes, checked with cloud-init's own code (tests/cloudinit/validate.py), rendered again
 // on changes, gone with the VM; passwords never in clear anywhere.
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -211,6 +214,86 @@ TEST_F(CloudInit, TheCidataIsoHoldsTheServedFilesAndAnswersRangesAndETags) {
     EXPECT_NE(changed.header("etag"), etag);
     EXPECT_NE(changed.body, iso.body);
     EXPECT_EQ(seed("6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50", "cidata.iso").status, 404);
+}
+
+// ---- host setting meta_iso=pool: the cidata ISO as a volume in the host's pool ----
+// libvirt's test driver has pools and volumes but cannot upload into one (README): here the
+// write fails, which must be a clear error that leaves nothing behind. The ISO written and
+// read by a booting guest is PoolIsoGuest in tests/system/guest_test.cpp, on a real libvirtd.
+
+// A test-driver host whose cidata ISOs go into its pool.
+json pool_host(const std::string& name) {
+    json host = host_body(name, "test:///default");
+    host["meta_iso"] = "pool";
+    host["pool"] = "kvmhub-it-" + std::to_string(getpid());
+    host["pool_path"] = "/tmp/kvmhub-it-pool-" + std::to_string(getpid());
+    return host;
+}
+
+// The titles of the VMs on `host` (test:///default: one set of domains for every such host).
+std::vector<std::string> titles(Daemon& daemon, const std::string& token, const std::string& host) {
+    std::vector<std::string> out;
+    for (const auto& g : http_get(daemon.url() + "/vm/list/" + host, bearer(token)).json()["guest"])
+        out.push_back(g.value("title", ""));
+    return out;
+}
+
+TEST_F(CloudInit, APoolIsoCreateThatCannotWriteTheVolumeIsAClearErrorAndLeavesNoVm) {
+    ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", pool_host("t-pool").dump(), bearer(*token_)).status, 200);
+    auto r = http_post(daemon_->url() + "/vm/create/t-pool", json{{"vm_name", "poolvm"}}.dump(), bearer(*token_));
+    EXPECT_EQ(r.status, 502) << r.body;
+    EXPECT_EQ(r.json()["name"], "meta_iso") << r.body;
+    const std::string desc = r.json().value("desc", "");
+    for (const std::string part :
+         {"cidata ISO of VM", "was not written into pool 'kvmhub-it-", "host t-pool has meta_iso=pool",
+          "cannot write volume 'cidata-", "(the new volume was deleted)"})
+        EXPECT_NE(desc.find(part), std::string::npos) << part << " not in: " << desc;
+    auto vms = titles(*daemon_, *token_, "t-pool");
+    EXPECT_EQ(std::count(vms.begin(), vms.end(), "poolvm"), 0) << "the failed create left its domain";
+
+    // NOCLOUD has no CD-ROM: nothing to write, the create works on the same host.
+    auto nocloud = http_post(daemon_->url() + "/vm/create/t-pool",
+                             json{{"vm_name", "poolnc"}, {"vm_meta_enum", "NOCLOUD"}}.dump(), bearer(*token_));
+    ASSERT_EQ(nocloud.status, 200) << nocloud.body;
+    const std::string uuid = nocloud.json()["uuid"];
+    const std::string xml = http_get(daemon_->url() + "/vm/xml/t-pool/" + uuid, bearer(*token_)).json()["xml"];
+    EXPECT_EQ(xml.find("device='cdrom'"), std::string::npos) << xml;
+    EXPECT_EQ(http_get(daemon_->url() + "/vm/delete/t-pool/" + uuid, bearer(*token_)).json()["failed"], json::array());
+}
+
+// Whether a re-render writes a volume follows the VM's definition, not today's host setting:
+// a VM created with the http CD-ROM keeps working after its host is set to pool.
+TEST_F(CloudInit, AVmWithTheHttpCdromKeepsItAfterItsHostIsSetToPool) {
+    json host = host_body("t-switch", "test:///default");
+    ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", host.dump(), bearer(*token_)).status, 200);
+    auto r = http_post(daemon_->url() + "/vm/create/t-switch", json{{"vm_name", "switch"}}.dump(), bearer(*token_));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::string uuid = r.json()["uuid"];
+    auto xml = [&] {
+        return http_get(daemon_->url() + "/vm/xml/t-switch/" + uuid, bearer(*token_)).json()["xml"].get<std::string>();
+    };
+    EXPECT_NE(xml().find("<disk type='network' device='cdrom'>"), std::string::npos) << xml();
+
+    json pool = pool_host("t-switch");
+    ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", pool.dump(), bearer(*token_)).status, 200);
+    auto rerender =
+        http_post(daemon_->url() + "/vm/metadata/t-switch/" + uuid, R"({"vm_timezone":"UTC"})", bearer(*token_));
+    EXPECT_EQ(rerender.status, 200) << rerender.body;
+    EXPECT_NE(seed(uuid, "user-data").body.find("UTC"), std::string::npos);
+
+    // Putting the VM's own ISO in now means the pool volume, which cannot be written here:
+    // a clear error, and the CD-ROM keeps its http source.
+    const std::string before = xml();
+    EXPECT_NE(before.find("<disk type='network' device='cdrom'>"), std::string::npos) << before;
+    auto cdrom =
+        http_post(daemon_->url() + "/vm/cdrom/t-switch/" + uuid + "?dev=hda", R"({"isoname":""})", bearer(*token_));
+    EXPECT_EQ(cdrom.status, 502) << cdrom.body;
+    EXPECT_NE(cdrom.json().value("desc", "").find("meta_iso=pool"), std::string::npos) << cdrom.body;
+    EXPECT_EQ(xml(), before);
+
+    auto deleted = http_get(daemon_->url() + "/vm/delete/t-switch/" + uuid, bearer(*token_));
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(deleted.json()["failed"], json::array()) << deleted.body;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -32,7 +33,9 @@ std::string console(const std::string& log) {
 // Where the guests' metadata service address (META_SRV) points. Guest side: a NOCLOUD guest
 // fetches the files itself through qemu's user network, where 10.0.2.2 is the host's loopback.
 // Host side: qemu opens an ISO mode CD-ROM's http source itself, on the host, so 127.0.0.1.
-enum class MetaSide { Guest, Host };
+// Nowhere: a closed port, on a host set to meta_iso=pool (the cidata ISO is a volume in the
+// suite's pool, so nothing needs the metadata service).
+enum class MetaSide { Guest, Host, Nowhere };
 
 // One kvmhubd with a host "kvm1" on qemu:///system (domain template tests/system/testguest.tpl)
 // and a storage pool for the guests' disks, per suite.
@@ -43,22 +46,29 @@ protected:
         dir_ = new TempDir;
         // qemu runs as libvirt-qemu: it must reach the disks in here.
         ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);
-        pool_ = new std::string("kvmhub-e2e-" + std::string(side == MetaSide::Guest ? "g" : "h") + "-" +
-                                std::to_string(getpid()));
+        const char* tag = side == MetaSide::Guest ? "g" : side == MetaSide::Host ? "h" : "p";
+        pool_ = new std::string("kvmhub-e2e-" + std::string(tag) + "-" + std::to_string(getpid()));
         auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
         ASSERT_EQ(pool.exit_code, 0) << pool.output;
         // Only lifecycle events can update the cache during these tests.
         const int port = free_port();
         const std::string meta_host = side == MetaSide::Guest ? "10.0.2.2" : "127.0.0.1";
+        int meta_port = port;
+        while (side == MetaSide::Nowhere && meta_port == port) meta_port = free_port();
         daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
                               .env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"},
-                                      {"KVMHUB_META_SRV", meta_host + ":" + std::to_string(port)}},
+                                      {"KVMHUB_META_SRV", meta_host + ":" + std::to_string(meta_port)}},
                               .default_listen = false});
         token_ = new std::string(daemon_->login());
         auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
                                 read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
         ASSERT_EQ(tpl.status, 200) << tpl.body;
         json host = host_body("kvm1", "qemu:///system", "testguest");
+        if (side == MetaSide::Nowhere) {
+            host["meta_iso"] = "pool";
+            host["pool"] = *pool_;
+            host["pool_path"] = dir_->path().string();
+        }
         auto added = post("/conf/host/", host.dump());
         ASSERT_EQ(added.status, 200) << added.body;
     }
@@ -122,6 +132,7 @@ protected:
 };
 using Guest = GuestSuite<MetaSide::Guest>;
 using IsoGuest = GuestSuite<MetaSide::Host>;
+using PoolIsoGuest = GuestSuite<MetaSide::Nowhere>;
 
 // The text the test guest printed between "begin NAME" and "end NAME" (docs/test-guest.md).
 std::string framed(const std::string& console_text, const std::string& name) {
@@ -133,6 +144,18 @@ std::string framed(const std::string& console_text, const std::string& name) {
     auto to = console_text.find(end, from);
     if (to == std::string::npos) return "<no end of " + name + ">";
     return console_text.substr(from, to - from);
+}
+
+// The seed files the guest printed on `console_text` are those the metadata routes serve for
+// `uuid`. The guest prints each file whole; a file without a final newline gets one.
+void expect_seed_printed(const std::string& console_text, const std::string& base_url, const std::string& uuid) {
+    for (const char* name : {"meta-data", "user-data", "network-config"}) {
+        auto served = http_get(base_url + "/" + uuid + "/" + name);
+        ASSERT_EQ(served.status, 200) << name;
+        std::string expected = served.body;
+        if (!expected.empty() && expected.back() != '\n') expected += '\n';
+        EXPECT_EQ(framed(console_text, name), expected) << name;
+    }
 }
 
 bool cpu_has_hardware_virtualization() {
@@ -214,14 +237,7 @@ TEST_F(Guest, ANoCloudGuestReadsItsSeedFromTheMetadataRoutesOverHttp) {
     const std::string text = console(serial_log("nocloud"));
     const std::string url = "http://10.0.2.2:" + std::to_string(daemon_->port()) + "/" + uuid + "/";
     EXPECT_NE(text.find("kvmhub-test-guest: datasource smbios " + url), std::string::npos) << text;
-    for (const char* name : {"meta-data", "user-data", "network-config"}) {
-        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
-        ASSERT_EQ(served.status, 200) << name;
-        // The guest prints each file whole; a file without a final newline gets one.
-        std::string expected = served.body;
-        if (!expected.empty() && expected.back() != '\n') expected += '\n';
-        EXPECT_EQ(framed(text, name), expected) << name;
-    }
+    expect_seed_printed(text, daemon_->url(), uuid);
     ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
     ASSERT_EQ(get("/vm/delete/kvm1/" + uuid).status, 200);
 }
@@ -261,13 +277,7 @@ TEST_F(IsoGuest, AnIsoModeGuestMountsItsCidataCdromServedOverHttpByTheMetadataSe
     ASSERT_TRUE(booted("iso")) << console(serial_log("iso"));
     const std::string text = console(serial_log("iso"));
     EXPECT_NE(text.find("kvmhub-test-guest: datasource cidata /dev/sr0"), std::string::npos) << text;
-    for (const char* name : {"meta-data", "user-data", "network-config"}) {
-        auto served = http_get(daemon_->url() + "/" + uuid + "/" + name);
-        ASSERT_EQ(served.status, 200) << name;
-        std::string expected = served.body;
-        if (!expected.empty() && expected.back() != '\n') expected += '\n';
-        EXPECT_EQ(framed(text, name), expected) << name;
-    }
+    expect_seed_printed(text, daemon_->url(), uuid);
     EXPECT_EQ(text.find("iso-e2e-secret"), std::string::npos) << "the clear password reached the guest";
     // qemu's curl driver asks for the size with HEAD, then reads the image in byte ranges.
     EXPECT_GE(iso_replies(*daemon_, *token_, "HEAD", 200), 1);
@@ -314,6 +324,124 @@ TEST_F(IsoGuest, TheShippedDomainTemplateStartsWithItsHttpCdromUnderQemu) {
     ASSERT_EQ(get("/vm/delete/kvm1/" + other).status, 200);
     // The shipped template logs the serial console there; the domain is gone, so is its log.
     std::filesystem::remove("/var/log/libvirt/qemu/console." + uuid + ".log");
+}
+
+// The host is set to meta_iso=pool and META_SRV is a closed port: the cidata ISO is a volume
+// in the host's pool, written at create and again at every re-render, and the guest mounts it
+// with no metadata service involved; delete removes the volume.
+TEST_F(PoolIsoGuest, AnIsoModeGuestMountsItsCidataVolumeFromTheHostPoolWithoutTheMetadataService) {
+    const std::string uuid = create("pooliso", {{"vm_meta_enum", "ISO"},
+                                                {"vm_name", "pooliso"},
+                                                {"vm_password", "pool-e2e-secret"},
+                                                {"vm_sshkey", "ssh-ed25519 AAAAC3Nz p@e2e"}});
+    ASSERT_EQ(uuid.size(), 36u);
+    const std::string vol = "cidata-" + uuid + ".iso";
+    const std::string path = dir_->file(vol);
+    const std::string xml = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(xml.find("<disk type='volume' device='cdrom'>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<source pool='" + *pool_ + "' volume='" + vol + "'/>"), std::string::npos) << xml;
+    EXPECT_EQ(xml.find("cidata.iso"), std::string::npos) << "no http CD-ROM: " << xml;
+
+    // The volume is the ISO of the served files.
+    auto served = [&](const std::string& name) {
+        auto r = http_get(daemon_->url() + "/" + uuid + "/" + name);
+        EXPECT_EQ(r.status, 200) << name;
+        return r.body;
+    };
+    auto in_volume = [&](const std::string& name) {
+        return run_command({"isoinfo", "-J", "-i", path, "-x", "/" + name}).output;
+    };
+    auto info = run_command({"isoinfo", "-d", "-i", path});
+    EXPECT_NE(info.output.find("Volume id: cidata"), std::string::npos) << info.output;
+    for (const char* name : {"meta-data", "user-data", "network-config"})
+        EXPECT_EQ(in_volume(name), served(name)) << name;
+
+    ASSERT_EQ(get("/vm/start/kvm1/" + uuid).status, 200);
+    ASSERT_TRUE(booted("pooliso")) << console(serial_log("pooliso"));
+    // qemu reads the file in the pool: the running definition names it.
+    auto live = virsh({"dumpxml", uuid});
+    ASSERT_EQ(live.exit_code, 0) << live.output;
+    EXPECT_NE(live.output.find("<source pool='" + *pool_ + "' volume='" + vol + "'"), std::string::npos) << live.output;
+    auto qemu = run_command({"pgrep", "-f", "guest=testguest-" + uuid});
+    ASSERT_EQ(qemu.exit_code, 0) << "no qemu process for the guest";
+    std::string cmdline = read_file("/proc/" + qemu.output.substr(0, qemu.output.find('\n')) + "/cmdline");
+    EXPECT_NE(cmdline.find("\"filename\":\"" + path + "\""), std::string::npos) << cmdline;
+    EXPECT_EQ(cmdline.find("cidata.iso"), std::string::npos) << cmdline;
+    const std::string text = console(serial_log("pooliso"));
+    EXPECT_NE(text.find("kvmhub-test-guest: datasource cidata /dev/sr0"), std::string::npos) << text;
+    expect_seed_printed(text, daemon_->url(), uuid);
+    EXPECT_EQ(text.find("pool-e2e-secret"), std::string::npos) << "the clear password reached the guest";
+    // Nobody asked the metadata service for the ISO (and META_SRV is a closed port).
+    EXPECT_EQ(iso_replies(*daemon_, *token_, "HEAD", 200), 0);
+    EXPECT_EQ(iso_replies(*daemon_, *token_, "GET", 206), 0);
+    EXPECT_EQ(iso_replies(*daemon_, *token_, "GET", 200), 0);
+
+    // A re-render rewrites the volume (same name) while the guest runs; after a reset the
+    // guest reads the new seed from it.
+    auto changed = post("/vm/metadata/kvm1/" + uuid, R"({"vm_timezone":"Europe/Berlin"})");
+    ASSERT_EQ(changed.status, 200) << changed.body;
+    const std::string user_data = served("user-data");
+    EXPECT_NE(user_data.find("Europe/Berlin"), std::string::npos) << user_data;
+    EXPECT_EQ(in_volume("user-data"), user_data);
+    // setmem renders again too: the same files, written again.
+    const auto written = std::filesystem::last_write_time(path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(get("/vm/setmem/kvm1/" + uuid + "?vm_ram_mb=300").status, 200);
+    EXPECT_GT(std::filesystem::last_write_time(path), written) << "setmem did not write the volume";
+    EXPECT_EQ(in_volume("user-data"), user_data);
+    const auto first_boot = text.find("kvmhub-test-guest: ready");
+    ASSERT_EQ(get("/vm/reset/kvm1/" + uuid).status, 200);
+    auto second = [&] { return console(serial_log("pooliso")).substr(first_boot + 1); };
+    ASSERT_TRUE(eventually([&] { return second().find("kvmhub-test-guest: ready") != std::string::npos; }, 180s))
+        << second();
+    expect_seed_printed(second(), daemon_->url(), uuid);
+
+    ASSERT_EQ(get("/vm/stop/kvm1/" + uuid + "?force=true").status, 200);
+    // The VM's own ISO put in with an empty isoname is the pool volume, written again from the
+    // stored seed (here after it was deleted behind kvmhub's back).
+    ASSERT_EQ(virsh({"vol-delete", vol, "--pool", *pool_}).exit_code, 0);
+    auto cdrom = post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":""})");
+    ASSERT_EQ(cdrom.status, 200) << cdrom.body;
+    EXPECT_EQ(in_volume("user-data"), user_data);
+    const std::string after = get("/vm/xml/kvm1/" + uuid).json()["xml"];
+    EXPECT_NE(after.find("<source pool='" + *pool_ + "' volume='" + vol + "'/>"), std::string::npos) << after;
+
+    auto deleted = get("/vm/delete/kvm1/" + uuid);
+    ASSERT_EQ(deleted.status, 200) << deleted.body;
+    EXPECT_EQ(deleted.json()["failed"], json::array()) << deleted.body;
+    auto vols = virsh({"vol-list", *pool_});
+    EXPECT_EQ(vols.output.find(vol), std::string::npos) << "the cidata volume is still there:\n" << vols.output;
+    EXPECT_FALSE(std::filesystem::exists(path));
+    virsh({"vol-delete", "pooliso.qcow2", "--pool", *pool_});
+}
+
+// A pool that cannot be made is a clear error at create, and leaves no domain and no pool.
+TEST_F(PoolIsoGuest, ACreateWhoseCidataVolumeCannotBeWrittenLeavesNothing) {
+    const std::string bad_pool = "kvmhub-e2e-bad-" + std::to_string(getpid());
+    json host = host_body("broken", "qemu:///system", "testguest");
+    host["meta_iso"] = "pool";
+    host["pool"] = bad_pool;
+    host["pool_path"] = "/proc/kvmhub-no-such-dir";
+    ASSERT_EQ(post("/conf/host/", host.dump()).status, 200);
+    const std::string before = virsh({"list", "--all", "--uuid"}).output;
+    auto r = post("/vm/create/broken", json{{"vm_meta_enum", "ISO"},
+                                            {"vm_ram_mb", 128},
+                                            {"vm_vcpus", 1},
+                                            {"vm_kernel", test_guest_dir() + "/vmlinuz"},
+                                            {"vm_initrd", test_guest_dir() + "/initrd.img"},
+                                            {"vm_disk", dir_->file("never.qcow2")},
+                                            {"vm_serial_log", serial_log("never")}}
+                                           .dump());
+    EXPECT_GE(r.status, 400) << r.body;
+    EXPECT_EQ(r.json()["name"], "meta_iso") << r.body;
+    const std::string desc = r.json().value("desc", "");
+    EXPECT_NE(desc.find("was not written into pool '" + bad_pool + "' (host broken has meta_iso=pool)"),
+              std::string::npos)
+        << desc;
+    EXPECT_NE(desc.find("/proc/kvmhub-no-such-dir"), std::string::npos) << desc;
+    EXPECT_EQ(virsh({"list", "--all", "--uuid"}).output, before) << "the failed create left a domain";
+    EXPECT_NE(virsh({"pool-info", bad_pool}).exit_code, 0) << "the pool that could not be built is still defined";
+    ASSERT_EQ(http_request("DELETE", daemon_->url() + "/conf/host/?name=broken", "", bearer(*token_)).status, 200);
 }
 
 TEST_F(Guest, TheCacheFollowsChangesMadeBehindKvmhubsBack) {

@@ -1,8 +1,9 @@
 {#- The tiny test guest (scripts/test-guest.sh) under kvmhub: direct kernel boot, one qcow2
     disk from a storage pool, qemu user-mode networking, the serial console logged to a file.
     cloud-init data: over HTTP (SMBIOS serial) when vm_meta_enum is NOCLOUD; from a CD-ROM
-    whose source is the metadata service's cidata.iso, exactly as templates/domains/domain.tpl
-    renders it on the pc machine, when vm_meta_enum is ISO. Unlike domain.tpl, ISO is not the
+    whose source is the metadata service's cidata.iso (or, on a host set to meta_iso=pool, the
+    VM's cidata volume in the host's pool), exactly as templates/domains/domain.tpl renders it
+    on the pc machine, when vm_meta_enum is ISO. Unlike domain.tpl, ISO is not the
     default here: the other tests' guests boot without a CD-ROM (and so without the metadata
     service, which qemu itself would have to reach). A VNC display on the host's loopback
     (kernel messages on the screen too) when vm_graph is vnc. -#}
@@ -49,11 +50,17 @@
       <target dev='vda' bus='virtio'/>
     </disk>
     {%- if vm_meta_enum == 'ISO' %}
+    {%- if host.meta_iso == 'pool' %}
+    <disk type='volume' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source pool='{{ host.pool }}' volume='{{ META_ISO_VOL }}'/>
+    {%- else %}
     <disk type='network' device='cdrom'>
       <driver name='qemu' type='raw'/>
       <source protocol='http' name='/{{ vm_uuid }}/cidata.iso'>
         <host name='{{ META_HOST }}' port='{{ META_PORT }}'/>
       </source>
+    {%- endif %}
       <target dev='hda' bus='ide'/>
       <readonly/>
     </disk>

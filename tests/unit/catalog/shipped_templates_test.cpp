@@ -104,6 +104,27 @@ TEST_F(ShippedTemplates, NoCloudModePutsTheSeedInTheSmbiosSerial) {
     EXPECT_EQ(define(xml), "") << xml;
 }
 
+TEST_F(ShippedTemplates, OnAPoolIsoHostTheCdromReadsTheCidataVolumeInsteadOfHttp) {
+    json context = vm_context();
+    context["host"]["meta_iso"] = "pool";
+    context["META_ISO_VOL"] = "cidata-6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50.iso";
+    std::string xml = render("domain", "domain", context);
+    EXPECT_NE(xml.find("<disk type='volume' device='cdrom'>\n      <driver name='qemu' type='raw'/>\n      <source "
+                       "pool='default-pool' volume='cidata-6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50.iso'/>\n      "
+                       "<target dev='hda' bus='ide'/>\n      <readonly/>"),
+              std::string::npos)
+        << xml;
+    EXPECT_EQ(xml.find("cidata.iso"), std::string::npos) << "no http source on a pool host: " << xml;
+    EXPECT_EQ(xml.find("protocol='http'"), std::string::npos) << xml;
+    EXPECT_EQ(define(xml), "") << xml;
+    context["host"]["meta_iso"] = "url";
+    EXPECT_NE(render("domain", "domain", context).find("<source protocol='http' name='/6f1c3e4a"), std::string::npos);
+    context["host"]["meta_iso"] = "pool";
+    context["vm_meta_enum"] = "NOCLOUD";
+    EXPECT_EQ(render("domain", "domain", context).find("device='cdrom'"), std::string::npos)
+        << "NOCLOUD has no CD-ROM, whatever the host setting";
+}
+
 TEST_F(ShippedTemplates, AnAarch64DomainGetsUefiAndTheVirtMachine) {
     json context = vm_context();
     context["vm_arch"] = "aarch64";

@@ -94,6 +94,32 @@ TEST_F(Storage, AFailedUploadLeavesNoVolume) {
     EXPECT_EQ(left.error().code, Errc::NotFound) << "the half-made volume was not deleted";
 }
 
+// The test driver can neither upload nor download: a put that cannot write leaves no new
+// volume, and leaves an existing one as it was (same size), with an error that says so.
+TEST_F(Storage, APutThatCannotWriteLeavesNoNewVolumeAndAnExistingOneAlone) {
+    auto put = hv->put_volume_content(kTestHost, pool.name, "cidata-x.iso", std::string(8192, 'c'));
+    ASSERT_FALSE(put) << "the test driver cannot upload";
+    EXPECT_NE(put.error().desc.find("cidata-x.iso"), std::string::npos) << put.error().desc;
+    auto left = hv->volume(kTestHost, pool.name, "cidata-x.iso");
+    ASSERT_FALSE(left);
+    EXPECT_EQ(left.error().code, Errc::NotFound) << "the volume the put made was not deleted";
+
+    VolumeSpec spec{.name = "cidata-y.iso", .format = "raw", .capacity = 4096};
+    ASSERT_TRUE(hv->create_volume(kTestHost, pool.name, spec));
+    auto again = hv->put_volume_content(kTestHost, pool.name, "cidata-y.iso", std::string(8192, 'c'));
+    ASSERT_FALSE(again);
+    auto kept = hv->volume(kTestHost, pool.name, "cidata-y.iso");
+    ASSERT_TRUE(kept) << "an existing volume must survive a failed put";
+    EXPECT_EQ(kept->capacity, 4096u);
+
+    auto read = hv->volume_content(kTestHost, pool.name, "cidata-y.iso", 1 << 20);
+    EXPECT_FALSE(read) << "the test driver cannot download";
+    auto too_big = hv->volume_content(kTestHost, pool.name, "cidata-y.iso", 100);
+    ASSERT_FALSE(too_big);
+    EXPECT_EQ(too_big.error().code, Errc::BadInput);
+    EXPECT_NE(too_big.error().desc.find("4096 bytes"), std::string::npos) << too_big.error().desc;
+}
+
 TEST_F(Storage, UnknownPoolIsNotFoundAndNamed) {
     auto r = hv->volumes(kTestHost, "no-such-pool", "");
     ASSERT_FALSE(r);
