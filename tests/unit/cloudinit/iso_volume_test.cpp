@@ -68,9 +68,9 @@ TEST(IsoVolume, TheSeedIsStoredOnlyWhenTheCopyBeforeItSucceeds) {
         seen = files;
         return {};
     }));
-    auto stored = seeds.files(kUuid);
+    auto stored = seeds.seed(kUuid);
     ASSERT_TRUE(stored);
-    EXPECT_EQ(stored->files, seen) << "the hook sees exactly what is stored";
+    EXPECT_EQ((*stored)->files().files, seen) << "the hook sees exactly what is stored";
     EXPECT_NE(seen["meta-data"].find("one"), std::string::npos);
 
     auto refused = seeds.render("h1", kUuid, {{"vm_uuid", kUuid}, {"vm_name", "two"}},
@@ -79,7 +79,7 @@ TEST(IsoVolume, TheSeedIsStoredOnlyWhenTheCopyBeforeItSucceeds) {
                                 });
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().desc, "volume not written");
-    EXPECT_EQ(seeds.files(kUuid)->files, seen) << "a failed copy must leave the stored seed";
+    EXPECT_EQ((*seeds.seed(kUuid))->files().files, seen) << "a failed copy must leave the stored seed";
     EXPECT_EQ(seeds.context(kUuid)->value("vm_name", ""), "one");
 }
 
