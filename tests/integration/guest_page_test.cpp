@@ -110,7 +110,9 @@ serves = ["tenant"]
                   json{{"vm_ram_mb", 64}, {"vm_vnc_port", echo_->port()}, {"vm_serial_log", "/nonexistent"}}.dump());
         EXPECT_EQ(r.status, 200) << r.body;
         const std::string uuid = r.json().value("uuid", "");
-        if (start) EXPECT_EQ(admin("GET", "/vm/start/t1/" + uuid).status, 200);
+        if (start) {
+            EXPECT_EQ(admin("GET", "/vm/start/t1/" + uuid).status, 200);
+        }
         return uuid;
     }
     static Link link(const std::string& uuid, std::int64_t lifetime = 3600, const std::string& extra = {}) {
@@ -251,7 +253,8 @@ TEST_F(GuestPage, TenantDisplayAnswersAPageOnTheTenantWebsocketPath) {
     const std::string audit = admin("GET", "/api/audit?limit=1000").body;
     EXPECT_EQ(audit.find(ticket), std::string::npos);
     int seen = 0;
-    for (const auto& e : json::parse(audit)["audit"])
+    const json entries = json::parse(audit)["audit"];
+    for (const auto& e : entries)
         if (e["who"] == "link:" + l.id && (e["action"] == "vm.display" || e["action"] == "vm.console")) ++seen;
     EXPECT_GE(seen, 3) << audit;
 }

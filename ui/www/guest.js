@@ -234,9 +234,10 @@
       const li = el('li');
       li.appendChild(el('span', name + (name === answer.current ? ' (current)' : ''), 'name'));
       const revert = el('button', 'Revert');
-      revert.addEventListener('click', () => {
+      revert.addEventListener('click', async () => {
         if (!confirm('Revert to snapshot "' + name + '"? Changes made since then are lost.')) return;
-        act(revert, 'POST', 'revert_snapshot', 'Reverting to ' + name, '&name=' + encodeURIComponent(name));
+        await act(revert, 'POST', 'revert_snapshot', 'Reverting to ' + name, '&name=' + encodeURIComponent(name));
+        await loadSnapshots();
       });
       const remove = el('button', 'Delete', 'danger');
       remove.addEventListener('click', async () => {
@@ -257,11 +258,16 @@
     isosLoaded = true;
     const select = $('cdrom-iso');
     select.replaceChildren();
+    // isoname "" is the VM's own cidata ISO; the catalog may list it (with a description).
     const cidata = el('option', 'the VM\'s configuration disk (cidata)');
     cidata.value = '';
     select.appendChild(cidata);
     for (const iso of Array.isArray(answer.iso) ? answer.iso : []) {
       if (!iso || typeof iso.name !== 'string') continue;
+      if (iso.name === '') {
+        if (iso.desc) cidata.textContent = iso.desc + ' (the VM\'s configuration disk)';
+        continue;
+      }
       const o = el('option', iso.name + (iso.desc ? ' — ' + iso.desc : ''));
       o.value = iso.name;
       select.appendChild(o);
