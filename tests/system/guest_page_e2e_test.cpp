@@ -10,10 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support/daemon.hpp"
-#include "support/http_client.hpp"
-#include "support/temp_dir.hpp"
-#include "support/vm_fixtures.hpp"
+#include "system/one_guest.hpp"
 #include "system/system_support.hpp"
 
 namespace kvmhub::test {
@@ -25,56 +22,24 @@ using nlohmann::json;
 class GuestPageE2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);  // qemu runs as libvirt-qemu
-        pool_ = new std::string("kvmhub-guestpage-" + std::to_string(getpid()));
-        auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
-        ASSERT_EQ(pool.exit_code, 0) << pool.output;
         // CTRL_SRV is this daemon, so the URL ctrl_url answers opens as it is.
         const int port = free_port();
-        daemon_ = new Daemon({.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
-                              .env = {{"KVMHUB_CTRL_SRV", "127.0.0.1:" + std::to_string(port)}},
-                              .default_listen = false});
-        token_ = new std::string(daemon_->login());
-        auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
-                                read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
-        ASSERT_EQ(tpl.status, 200) << tpl.body;
-        auto added = http_post(daemon_->url() + "/conf/host/", host_body("kvm1", "qemu:///system", "testguest").dump(),
-                               bearer(*token_));
-        ASSERT_EQ(added.status, 200) << added.body;
-        auto vol = virsh({"vol-create-as", *pool_, "guestpage.qcow2", "64M", "--format", "qcow2"});
-        ASSERT_EQ(vol.exit_code, 0) << vol.output;
-        json body = {{"vm_name", "guestpage"},
-                     {"vm_vcpus", 1},
-                     {"vm_ram_mb", 256},
-                     {"vm_graph", "vnc"},
-                     {"vm_kernel", test_guest_dir() + "/vmlinuz"},
-                     {"vm_initrd", test_guest_dir() + "/initrd.img"},
-                     {"vm_disk", dir_->file("guestpage.qcow2")},
-                     {"vm_serial_log", dir_->file("guestpage.serial.log")}};
-        auto created = http_post(daemon_->url() + "/vm/create/kvm1", body.dump(), bearer(*token_));
-        ASSERT_EQ(created.status, 200) << created.body;
-        uuid_ = new std::string(created.json().value("uuid", ""));
+        guest_ = new OneGuest;
+        guest_->setup("guestpage", {.args = {"--listen", "127.0.0.1:" + std::to_string(port)},
+                                    .env = {{"KVMHUB_CTRL_SRV", "127.0.0.1:" + std::to_string(port)}},
+                                    .default_listen = false});
     }
     static void TearDownTestSuite() {
-        if (uuid_ && !uuid_->empty()) {
-            virsh({"destroy", *uuid_});
-            virsh({"undefine", *uuid_});
-        }
-        delete daemon_;
-        virsh({"pool-destroy", *pool_});
-        delete token_;
-        delete uuid_;
-        delete pool_;
-        delete dir_;
+        delete guest_;
+        guest_ = nullptr;
     }
     void SetUp() override {
-        if (uuid_ == nullptr || uuid_->empty()) GTEST_FAIL() << "the guest was not created";
+        if (guest_->uuid().empty()) GTEST_FAIL() << "the guest was not created";
     }
 
     // libvirt's own word on the domain's state ("running", "shut off").
     static std::string domstate() {
-        auto r = virsh({"domstate", *uuid_});
+        auto r = virsh({"domstate", guest_->uuid()});
         std::string s = r.output;
         while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
         return s;
@@ -85,37 +50,24 @@ protected:
         return run_command(argv, {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 300s);
     }
 
-    static TempDir* dir_;
-    static std::string* pool_;
-    static Daemon* daemon_;
-    static std::string* token_;
-    static std::string* uuid_;
+    static OneGuest* guest_;
 };
-TempDir* GuestPageE2e::dir_ = nullptr;
-std::string* GuestPageE2e::pool_ = nullptr;
-Daemon* GuestPageE2e::daemon_ = nullptr;
-std::string* GuestPageE2e::token_ = nullptr;
-std::string* GuestPageE2e::uuid_ = nullptr;
+OneGuest* GuestPageE2e::guest_ = nullptr;
 
 TEST_F(GuestPageE2e, ATenantStartsWatchesAndForceStopsTheGuestByClicks) {
-    auto link =
-        http_get(daemon_->url() + "/vm/ctrl_url/kvm1/" + *uuid_ + "?epoch=" + std::to_string(std::time(nullptr) + 3600),
-                 bearer(*token_));
+    const std::string& uuid = guest_->uuid();
+    const std::string base = guest_->daemon().url();
+    auto link = guest_->get("/vm/ctrl_url/kvm1/" + uuid + "?epoch=" + std::to_string(std::time(nullptr) + 3600));
     ASSERT_EQ(link.status, 200) << link.body;
     const std::string url = link.json()["url"];
-    ASSERT_EQ(url.rfind(daemon_->url() + "/guest.html?token=", 0), 0u) << url;
+    ASSERT_EQ(url.rfind(base + "/guest.html?token=", 0), 0u) << url;
     ASSERT_EQ(domstate(), "shut off");
 
     auto started = browse(url, {"expect-state:SHUTOFF", "click:start", "expect-state:RUNNING"});
     ASSERT_EQ(started.exit_code, 0) << started.output;
     EXPECT_EQ(domstate(), "running");
     // The screen shows something once the guest has booted.
-    const bool ready = eventually(
-        [] {
-            return read_file(dir_->file("guestpage.serial.log")).find("kvmhub-test-guest: ready") != std::string::npos;
-        },
-        180s);
-    ASSERT_TRUE(ready) << read_file(dir_->file("guestpage.serial.log"));
+    ASSERT_TRUE(guest_->wait_ready()) << read_file(guest_->serial_log());
 
     // Kept next to the test guest for a person to look at (build/test-guest/guest-page-*.png).
     const std::string screen = test_guest_dir() + "/guest-page-console.png";
@@ -124,10 +76,8 @@ TEST_F(GuestPageE2e, ATenantStartsWatchesAndForceStopsTheGuestByClicks) {
     auto stopped = browse(url, {"expect-state:RUNNING", "screen-not-blank:" + screen, "click:force",
                                 "expect-state:SHUTOFF", "shot:" + after});
     EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
-    EXPECT_NE(stopped.output.find("console: " + daemon_->url() + "/novnc/vnc_lite.html?"), std::string::npos)
-        << stopped.output;
-    EXPECT_NE(stopped.output.find("path=user%2Fvm%2Fwebsockify%2Fkvm1%2F" + *uuid_), std::string::npos)
-        << stopped.output;
+    EXPECT_NE(stopped.output.find("console: " + base + "/novnc/vnc_lite.html?"), std::string::npos) << stopped.output;
+    EXPECT_NE(stopped.output.find("path=user%2Fvm%2Fwebsockify%2Fkvm1%2F" + uuid), std::string::npos) << stopped.output;
     EXPECT_TRUE(eventually([] { return domstate() == "shut off"; }, 30s)) << domstate();
     struct stat st {};
     EXPECT_EQ(stat(screen.c_str(), &st), 0);
