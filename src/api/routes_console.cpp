@@ -2,6 +2,13 @@
 // /vm/websockify/ takes the ticket back and becomes the websocket bridge (the ticket is the
 // credential: noVNC cannot send an Authorization header); /vm/console_log/ follows the serial
 // log read-only (admin; browsers send the token cookie with the websocket request).
+// A tenant's consoles: /user/vm/display/ mints a ticket bound to the tenant's link and answers a
+// page whose websocket path is /user/vm/websockify/...?ticket=&k=&e=&l=. That route is a tenant
+// route: the guard verifies the link (revoked 403, expired 410, right `console`) on every
+// connection, and the ticket must have been minted for that very link. So a ticket alone opens
+// nothing on the tenant route, and a link alone opens nothing either.
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "api/routes.hpp"
@@ -23,7 +30,7 @@ std::string query_or_empty(const Request& req, const char* name) {
 
 Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
     for (const auto& [name, value] : req.query) {
-        bool known = name == "k" || name == "e";
+        bool known = name == "k" || name == "e" || name == "l";
         for (const char* a : allowed) known = known || name == a;
         if (!known)
             return fail(Errc::BadInput, name, fmt::format("unknown parameter '{}' for this command", name), 998);
@@ -40,14 +47,8 @@ Status need_websocket(const Request& req) {
 // The reply for a websocket request: a bridge for `plan`, or the refusal. Refusals carry an
 // upgrade too, so a browser learns the reason from the close frame (4000 + HTTP status).
 Reply bridge_reply(const Result<console::SessionPlan>& plan) {
+    if (!plan) return http::refuse_websocket(plan.error());
     auto up = std::make_shared<http::WebsocketUpgrade>();
-    if (!plan) {
-        Reply refused = Reply::error(plan.error());
-        up->refuse_code = 4000 + http::http_status(plan.error().code);
-        up->refuse_reason = plan.error().desc;
-        refused.upgrade = std::move(up);
-        return refused;
-    }
     up->tcp_host = plan->tcp_host;
     up->tcp_port = plan->tcp_port;
     up->pipe = plan->pipe;
@@ -64,11 +65,39 @@ Reply bridge_reply(const Result<console::SessionPlan>& plan) {
     return reply;
 }
 
-Reply vm_display(ApiContext& ctx, Request& req) {
+// The tenant link of a /user/vm/ request, which the tenant guard has verified: its id (from
+// the principal "link:<id>"), the query the websocket path must carry, and its expiry.
+struct LinkParts {
+    std::string id;
+    std::string query;
+    std::int64_t expiry = 0;
+};
+
+LinkParts link_of(const Request& req) {
+    constexpr std::string_view kPrefix = "link:";
+    LinkParts link;
+    if (std::string_view(req.principal).starts_with(kPrefix)) link.id = req.principal.substr(kPrefix.size());
+    const std::string e = query_or_empty(req, "e");
+    link.query = "k=" + query_or_empty(req, "k") + "&e=" + e + "&l=" + query_or_empty(req, "l");
+    link.expiry = std::strtoll(e.c_str(), nullptr, 10);  // canonical decimal: the guard checked it
+    return link;
+}
+
+// display for an admin (`tenant` false) or for the tenant link of the request.
+Reply show_display(ApiContext& ctx, Request& req, bool tenant) {
     if (auto ok = only_params(req, {"disp", "prefix", "timeout_mins"}); !ok) return Reply::error(ok.error());
-    console::DisplayRequest display{param_or_empty(req, "host"), param_or_empty(req, "uuid"),
-                                    query_or_empty(req, "disp"), query_or_empty(req, "prefix"),
-                                    query_or_empty(req, "timeout_mins")};
+    console::DisplayRequest display;
+    display.host = param_or_empty(req, "host");
+    display.uuid = param_or_empty(req, "uuid");
+    display.disp = query_or_empty(req, "disp");
+    display.prefix = query_or_empty(req, "prefix");
+    display.timeout_mins = query_or_empty(req, "timeout_mins");
+    if (tenant) {
+        LinkParts link = link_of(req);
+        display.link = std::move(link.id);
+        display.link_query = std::move(link.query);
+        display.link_expiry = link.expiry;
+    }
     auto shown = ctx.consoles.display(display);
     const std::string target = display.host + "/" + display.uuid;
     if (!shown) return audited(ctx, req, "vm.display", target, tl::unexpected(shown.error()));
@@ -78,15 +107,34 @@ Reply vm_display(ApiContext& ctx, Request& req) {
     return Reply::ok(*shown);
 }
 
-Reply vm_websockify(ApiContext& ctx, Request& req) {
+Reply vm_display(ApiContext& ctx, Request& req) {
+    return show_display(ctx, req, false);
+}
+
+Reply user_display(ApiContext& ctx, Request& req) {
+    return show_display(ctx, req, true);
+}
+
+// The websocket for a ticket: an admin's (`tenant` false, the ticket is the credential) or one
+// minted for the tenant link the guard verified on this request.
+Reply open_console(ApiContext& ctx, Request& req, bool tenant) {
     if (auto ok = need_websocket(req); !ok) return Reply::error(ok.error());
     if (auto ok = only_params(req, {"ticket", "disp"}); !ok) return bridge_reply(tl::unexpected(ok.error()));
     const std::string host = param_or_empty(req, "host");
     const std::string uuid = param_or_empty(req, "uuid");
-    auto plan = ctx.consoles.open(host, uuid, query_or_empty(req, "ticket"), query_or_empty(req, "disp"));
-    ctx.audit.record(
-        auth::AuditEntry{"ticket", "vm.console", host + "/" + uuid, plan ? "ok" : plan.error().desc, req.request_id});
+    auto plan = ctx.consoles.open(host, uuid, query_or_empty(req, "ticket"), query_or_empty(req, "disp"),
+                                  tenant ? link_of(req).id : std::string());
+    ctx.audit.record(auth::AuditEntry{tenant ? req.principal : "ticket", "vm.console", host + "/" + uuid,
+                                      plan ? "ok" : plan.error().desc, req.request_id});
     return bridge_reply(plan);
+}
+
+Reply vm_websockify(ApiContext& ctx, Request& req) {
+    return open_console(ctx, req, false);
+}
+
+Reply user_websockify(ApiContext& ctx, Request& req) {
+    return open_console(ctx, req, true);
 }
 
 Reply vm_console_log(ApiContext& ctx, Request& req) {
@@ -100,8 +148,13 @@ Reply vm_console_log(ApiContext& ctx, Request& req) {
 std::vector<http::Route> console_routes(ApiContext& ctx) {
     return {
         {Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_display), 0},
-        {Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Surface::Admin, bind(ctx, vm_websockify), 0},
-        {Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_console_log), 0},
+        {Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Surface::Admin, bind(ctx, vm_websockify), 0,
+         false, true},
+        {Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_console_log), 0,
+         false, true},
+        {Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_display), 0},
+        {Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_websockify),
+         0, false, true},
     };
 }
 

@@ -1,5 +1,8 @@
 // Static web assets, public (they hold no data; the websocket needs a ticket): the console
-// pages (ui/www), xterm.js (npm, ui/node_modules), noVNC and spice-html5 (Debian packages).
+// pages and the tenant page (ui/www, the latter also at /guest.html, the URL ctrl_url hands
+// out), xterm.js (npm, ui/node_modules), noVNC and spice-html5 (Debian packages). They are on
+// the admin and the tenant surface alike, so a listener serving only tenants has its page and
+// consoles.
 // Paths are checked segment by segment before the file system sees them: no "..", no hidden
 // names, no empty segments; files only, with a content type from the extension, an ETag and
 // caching headers (pages are revalidated, libraries cached for a day).
@@ -65,9 +68,9 @@ std::optional<std::string> safe_relative(std::string_view rest) {
     return std::string(rest);
 }
 
-Reply serve_file(const Mount& mount, const Request& req) {
-    const std::string* rest = req.param("path");
-    auto relative = safe_relative(rest ? *rest : "");
+// The file `rest` (the path below the mount's prefix) of the mount.
+Reply serve_file(const Mount& mount, const std::string& rest, const Request& req) {
+    auto relative = safe_relative(rest);
     if (!relative) return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     const std::string file = mount.root + "/" + *relative;
     struct stat st {};
@@ -111,9 +114,17 @@ std::vector<http::Route> ui_routes(ApiContext& ctx) {
         {"/spice", "/usr/share/spice-html5", "install the Debian package spice-html5"},
     };
     std::vector<http::Route> routes;
-    for (const auto& mount : mounts)
-        routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, Surface::Admin,
-                          [mount](Request& req) { return serve_file(mount, req); }, 0});
+    for (Surface surface : {Surface::Admin, Surface::Tenant}) {
+        for (const auto& mount : mounts)
+            routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, surface,
+                              [mount](Request& req) {
+                                  const std::string* rest = req.param("path");
+                                  return serve_file(mount, rest ? *rest : "", req);
+                              },
+                              0});
+        routes.push_back({Method::Get, "/guest.html", Access::Public, surface,
+                          [www = mounts.front()](Request& req) { return serve_file(www, "guest.html", req); }, 0});
+    }
     return routes;
 }
 

@@ -13,6 +13,7 @@
 
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
+#include "auth/links.hpp"
 #include "catalog/validate.hpp"
 #include "vm/vm_service.hpp"
 
@@ -257,8 +258,20 @@ Reply vm_cdrom(ApiContext& ctx, Request& req) {
 }
 
 // Reads change nothing, so the admin routes do not audit them; a tenant's every call is audited.
+// The tenant's list also says what its link allows and until when, so the tenant page shows
+// only the buttons that work (the guard verified the link; this reads its record once more).
 Reply user_list(ApiContext& ctx, Request& req) {
-    return audit_reply(ctx, req, "vm.list", host_of(req) + "/" + uuid_of(req), vm_list_one(ctx, req));
+    Reply reply = vm_list_one(ctx, req);
+    auto link =
+        ctx.links.verify(host_of(req), uuid_of(req), query_or(req, "k"), query_or(req, "e"), query_or(req, "l"));
+    if (reply.status == 200 && link) {
+        nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
+        if (body.is_object()) {
+            body["link"] = {{"id", link->id}, {"expiry", link->expiry}, {"rights", link->rights}};
+            reply.body = body.dump();
+        }
+    }
+    return audit_reply(ctx, req, "vm.list", host_of(req) + "/" + uuid_of(req), std::move(reply));
 }
 
 Reply user_snapshot_list(ApiContext& ctx, Request& req) {

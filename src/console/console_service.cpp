@@ -111,7 +111,7 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
         return fail(Errc::Conflict, "state",
                     "VM " + request.uuid + " is not running; start it before opening a console");
 
-    Ticket ticket{request.host, request.uuid, DisplayKind::Console, "serial", {}, {}};
+    Ticket ticket{request.host, request.uuid, DisplayKind::Console, "serial", {}, {}, request.link};
     std::string password;
     if (wanted == DisplayKind::Console) {
         if (!info->serial)
@@ -157,6 +157,12 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
     }
 
     auto ttl = std::min<std::chrono::seconds>(std::chrono::minutes(minutes), config_.max_ticket_ttl);
+    if (!request.link.empty()) {
+        // A tenant's console ends with its link at the latest.
+        const std::chrono::seconds left(request.link_expiry - clock_.now_seconds());
+        if (left.count() <= 0) return fail(Errc::Gone, "link", "this tenant link has expired");
+        ttl = std::min(ttl, left);
+    }
     ticket.expires = clock_.now() + ttl;
     ticket.session_limit = ttl;
     const DisplayKind kind = ticket.kind;
@@ -166,8 +172,10 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
     std::string prefix = request.prefix;
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     // noVNC and spice-html5 put "/" + path after the page's origin.
-    std::string path = (prefix.empty() ? "" : prefix.substr(1) + "/") + "vm/websockify/" + request.host + "/" +
+    std::string path = (prefix.empty() ? "" : prefix.substr(1) + "/") +
+                       (request.link.empty() ? "vm/websockify/" : "user/vm/websockify/") + request.host + "/" +
                        request.uuid + "?ticket=" + secret;
+    if (!request.link_query.empty()) path += "&" + request.link_query;
     std::string page;
     switch (kind) {
         case DisplayKind::Vnc:
@@ -220,15 +228,16 @@ void ConsoleService::guard_session(SessionPlan& plan, const std::string& key) {
 }
 
 Result<SessionPlan> ConsoleService::open(const std::string& host, const std::string& uuid, const std::string& ticket,
-                                         const std::string& disp) {
+                                         const std::string& disp, const std::string& link) {
     std::optional<DisplayKind> kind;
     if (!disp.empty()) {
         kind = parse_kind(disp);
         if (!kind) return fail(Errc::BadInput, "disp", "unknown display '" + disp + "'; use vnc, spice or console");
     }
     if (ticket.empty())
-        return fail(Errc::Unauthorized, "ticket",
-                    "a console ticket is required (ticket=...); get one from /vm/display/");
+        return fail(
+            Errc::Unauthorized, "ticket",
+            "a console ticket is required (ticket=...); get one from /vm/display/ (a tenant: /user/vm/display/)");
     const std::string key = host + "/" + uuid;
     if (!config_.takeover) {
         std::lock_guard lock(mutex_);
@@ -236,7 +245,7 @@ Result<SessionPlan> ConsoleService::open(const std::string& host, const std::str
             return fail(Errc::Conflict, "console",
                         "another console session is open on VM " + uuid + " (console.takeover is off)");
     }
-    auto taken = tickets_.take(ticket, host, uuid, kind);
+    auto taken = tickets_.take(ticket, host, uuid, kind, link);
     if (!taken) return tl::unexpected(taken.error());
 
     SessionPlan plan;

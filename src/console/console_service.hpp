@@ -33,6 +33,12 @@ struct DisplayRequest {
     std::string disp;          // "" (the VM's graphics), vnc, spice, console
     std::string prefix;        // URL prefix kvmhub is reached under ("" or "/kvm")
     std::string timeout_mins;  // "" = 15
+    // A tenant's console (/user/vm/display): the link's id the ticket is bound to, its query
+    // ("k=..&e=..&l=..") that the websocket path carries for the tenant guard, and its expiry
+    // (Unix seconds), which neither the ticket nor the session outlives. All empty for an admin.
+    std::string link;
+    std::string link_query;
+    std::int64_t link_expiry = 0;
 };
 
 // What to bridge a websocket to, and for how long.
@@ -54,12 +60,15 @@ class ConsoleService {
 public:
     ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config, const Clock& clock);
 
-    // {"display":"<page>?...&path=...","token","disp","expire"}. Conflict when the VM is not
+    // {"display":"<page>?...&path=...","token","disp","expire"}. The path is
+    // <prefix>/vm/websockify/<host>/<uuid>?ticket=, or for a tenant link
+    // <prefix>/user/vm/websockify/<host>/<uuid>?ticket=&k=&e=&l=. Conflict when the VM is not
     // running or lacks the console asked for; BadInput for a bad disp/timeout_mins.
     Result<nlohmann::json> display(const DisplayRequest& request);
-    // Consumes the ticket (bound to host/uuid, and to `disp` when given) and plans the session.
+    // Consumes the ticket (bound to host/uuid, to `disp` when given, and to the tenant `link`
+    // it was minted for, "" for an admin's) and plans the session.
     Result<SessionPlan> open(const std::string& host, const std::string& uuid, const std::string& ticket,
-                             const std::string& disp);
+                             const std::string& disp, const std::string& link = {});
     // The VM's serial log file, followed read-only (hosts on this machine only).
     Result<SessionPlan> open_log(const std::string& host, const std::string& uuid);
 

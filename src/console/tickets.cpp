@@ -51,7 +51,7 @@ std::string TicketBook::mint(Ticket ticket) {
 }
 
 Result<Ticket> TicketBook::take(const std::string& secret, const std::string& host, const std::string& uuid,
-                                std::optional<DisplayKind> kind) {
+                                std::optional<DisplayKind> kind, const std::string& link) {
     const auto key = key_of(secret);
     std::lock_guard lock(mutex_);
     auto it = tickets_.find(key);
@@ -71,6 +71,13 @@ Result<Ticket> TicketBook::take(const std::string& secret, const std::string& ho
         return fail(Errc::Forbidden, "ticket",
                     std::string("this console ticket is for a ") + kind_name(ticket.kind) + " console, not " +
                         kind_name(*kind));
+    if (ticket.link != link)
+        return fail(Errc::Forbidden, "ticket",
+                    ticket.link.empty()
+                        ? "this console ticket was made by an admin (/vm/display/); open it on /vm/websockify/"
+                    : link.empty() ? "this console ticket belongs to a tenant link; open it on /user/vm/websockify/ "
+                                     "with that link"
+                                   : "this console ticket was made for another tenant link");
     tickets_.erase(it);
     return ticket;
 }

@@ -65,6 +65,15 @@ bool is_websocket_request(const Request& request) {
     return lower == "websocket";
 }
 
+Reply refuse_websocket(const Error& error) {
+    Reply refused = Reply::error(error);
+    auto up = std::make_shared<WebsocketUpgrade>();
+    up->refuse_code = 4000 + refused.status;
+    up->refuse_reason = error.desc;
+    refused.upgrade = std::move(up);
+    return refused;
+}
+
 const std::string* Request::header(std::string_view lower_name) const {
     return find_field(headers, lower_name);
 }

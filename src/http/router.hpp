@@ -39,6 +39,10 @@ struct Route {
     // it runs on the connection's I/O thread. Other handlers run on the worker pool, so that a
     // slow one never stalls other connections; the hop there and back costs two thread wake-ups.
     bool on_io_thread = false;
+    // A websocket endpoint: a websocket request it refuses before the handler (no or a bad
+    // credential) still gets the handshake and a close frame with the reason (4000 + status),
+    // because browsers do not show a page the status of a failed handshake.
+    bool websocket = false;
 };
 
 // Decides who is calling. Returns the principal (user name, link id) or the refusal.

@@ -445,7 +445,7 @@ struct Server::Impl {
 
         // Refuse before reading a body: an anonymous caller cannot make us buffer megabytes.
         if (auto allowed_in = router.authorize(route, req); !allowed_in) {
-            reply = Reply::error(allowed_in.error());
+            reply = route.websocket ? refuse_websocket(allowed_in.error()) : Reply::error(allowed_in.error());
             reply.close = h.has_content_length() || h.chunked();
             co_return;
         }

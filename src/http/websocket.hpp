@@ -47,4 +47,8 @@ struct WebsocketUpgrade {
 // True when the request asks for a websocket (GET with Upgrade: websocket).
 bool is_websocket_request(const Request& request);
 
+// The refusal of a websocket request: the error as JSON for a plain request, and an upgrade that
+// opens the websocket and closes it at once with 4000 + the HTTP status and the error's desc.
+Reply refuse_websocket(const Error& error);
+
 }  // namespace kvmhub::http

@@ -5,6 +5,7 @@
 'use strict';
 
 const { chromium } = require('playwright-core');
+const { waitForPicture, launch } = require('./canvas');
 
 async function main() {
   const [url, shot] = process.argv.slice(2);
@@ -12,31 +13,13 @@ async function main() {
     console.error('usage: novnc_screen.js PAGE_URL SCREENSHOT.png');
     process.exit(2);
   }
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    // Root in a container: Chromium's sandbox needs user namespaces it may not get here.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  const browser = await launch(chromium);
   try {
     const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
     page.on('console', (msg) => console.log('page:', msg.text()));
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForSelector('#screen canvas', { timeout: 60000 });
-    // The guest keeps drawing while it boots; poll until the picture has content.
-    let colours = 0;
-    for (let i = 0; i < 60 && colours < 2; i++) {
-      colours = await page.evaluate(() => {
-        const canvas = document.querySelector('#screen canvas');
-        if (!canvas || canvas.width === 0 || canvas.height === 0) return 0;
-        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        const seen = new Set();
-        for (let p = 0; p < data.length && seen.size < 16; p += 4 * 7) {
-          seen.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
-        }
-        return seen.size;
-      });
-      if (colours < 2) await page.waitForTimeout(1000);
-    }
+    const colours = await waitForPicture(page, '#screen canvas');
     const status = await page.evaluate(() => document.getElementById('status')?.textContent || '');
     await page.screenshot({ path: shot });
     console.log(`status: ${status}`);

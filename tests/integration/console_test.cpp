@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/console_fixtures.hpp"
 #include "support/daemon.hpp"
 #include "support/echo_server.hpp"
 #include "support/http_client.hpp"
@@ -22,32 +23,14 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// A test-driver domain whose VNC "server" is the echo server's port, with a logged serial port.
-constexpr const char* kTemplate = R"(<domain type='test'>
-  <name>console-{{ vm_uuid }}</name>
-  <uuid>{{ vm_uuid }}</uuid>
-  <memory unit='MiB'>{{ vm_ram_mb }}</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>
-    {%- if vm_vnc_port %}
-    <graphics type='vnc' port='{{ vm_vnc_port }}' autoport='no' listen='{{ vm_vnc_listen | default('127.0.0.1', true) }}' passwd='s3cret'/>
-    {%- endif %}
-    <serial type='pty'>
-      <log file='{{ vm_serial_log }}'/>
-      <target port='0'/>
-    </serial>
-  </devices>
-</domain>
-)";
-
 // One daemon with its own console settings, one host "t1", and helpers.
 class ConsoleDaemon {
 public:
     using Env = std::map<std::string, std::string>;
     explicit ConsoleDaemon(Env env = {}) : daemon_(DaemonOptions{.env = env}) {
         token_ = daemon_.login();
-        auto put = http_request("PUT", daemon_.url() + "/conf/template/domain/consoletest", kTemplate, bearer(token_));
+        auto put = http_request("PUT", daemon_.url() + "/conf/template/domain/consoletest", kConsoleDomainTemplate,
+                                bearer(token_));
         EXPECT_EQ(put.status, 200) << put.body;
         auto host = post("/conf/host/", host_body("t1", "test:///default", "consoletest").dump());
         EXPECT_EQ(host.status, 200) << host.body;
@@ -103,13 +86,6 @@ protected:
         EXPECT_EQ(r.json()["result"], "ERR") << r.body;
         EXPECT_EQ(r.json()["name"], field) << r.body;
         EXPECT_NE(r.json().value("desc", "").find(text), std::string::npos) << r.body;
-    }
-    // Expects the websocket to open and then close at once with `code` and a reason with `text`.
-    static void expect_refused(std::unique_ptr<WsClient> ws, int code, const std::string& text) {
-        ASSERT_NE(ws, nullptr);
-        ASSERT_TRUE(ws->wait_closed(10s));
-        EXPECT_EQ(ws->close_code(), code) << ws->close_reason();
-        EXPECT_NE(ws->close_reason().find(text), std::string::npos) << ws->close_reason();
     }
     static EchoServer* echo_;
     static ConsoleDaemon* d_;

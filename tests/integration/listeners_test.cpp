@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
@@ -10,15 +9,6 @@
 
 namespace kvmhub::test {
 namespace {
-
-// The port each named listener announced.
-std::map<std::string, int> listener_ports(const std::string& output) {
-    std::map<std::string, int> ports;
-    static const std::regex line(R"(listening on https?://127\.0\.0\.1:(\d+) \(listener (\w+)\))");
-    for (std::sregex_iterator it(output.begin(), output.end(), line), end; it != end; ++it)
-        ports[(*it)[2]] = std::stoi((*it)[1]);
-    return ports;
-}
 
 TEST(Listeners, EachListenerServesOnlyItsSurfaces) {
     TempDir dir;
@@ -37,11 +27,10 @@ serves = ["metadata"]
                            .admin_password = "pw-listeners",
                            .wait_ready = false,
                            .default_listen = false});
-    ASSERT_TRUE(d.wait_for_output("(listener meta)")) << d.output();
-    auto ports = listener_ports(d.output());
-    ASSERT_EQ(ports.size(), 2u) << d.output();
-    std::string admin = "http://127.0.0.1:" + std::to_string(ports["admin"]);
-    std::string meta = "http://127.0.0.1:" + std::to_string(ports["meta"]);
+    const int admin_port = d.listener_port("admin"), meta_port = d.listener_port("meta");
+    ASSERT_TRUE(admin_port && meta_port) << d.output();
+    std::string admin = "http://127.0.0.1:" + std::to_string(admin_port);
+    std::string meta = "http://127.0.0.1:" + std::to_string(meta_port);
     auto login = http_post(admin + "/api/login", R"({"username":"admin","password":"pw-listeners"})");
     ASSERT_EQ(login.status, 200) << login.body;
     auto token = login.json()["token"].get<std::string>();
@@ -67,9 +56,9 @@ TEST(Listeners, TlsListenerServesHttps) {
                            .admin_password = "pw-tls",
                            .wait_ready = false,
                            .default_listen = false});
-    ASSERT_TRUE(d.wait_for_output("(listener secure)")) << d.output();
-    auto ports = listener_ports(d.output());
-    std::string url = "https://127.0.0.1:" + std::to_string(ports["secure"]);
+    const int port = d.listener_port("secure");
+    ASSERT_NE(port, 0) << d.output();
+    std::string url = "https://127.0.0.1:" + std::to_string(port);
     HttpOptions trust;
     trust.ca_file = cert;
     auto health = http_get(url + "/healthz", trust);
@@ -78,7 +67,7 @@ TEST(Listeners, TlsListenerServesHttps) {
     ASSERT_EQ(login.status, 200);
     EXPECT_NE(login.header("set-cookie").find("; Secure"), std::string::npos) << "cookie over TLS must be Secure";
     // Plain HTTP on the TLS port gets no answer it could mistake for success.
-    EXPECT_NE(http_get("http://127.0.0.1:" + std::to_string(ports["secure"]) + "/healthz").status, 200);
+    EXPECT_NE(http_get("http://127.0.0.1:" + std::to_string(port) + "/healthz").status, 200);
     EXPECT_EQ(d.stop(), 0);
 }
 

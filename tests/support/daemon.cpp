@@ -145,9 +145,18 @@ int Daemon::wait_exit(std::chrono::seconds timeout) {
     return code;
 }
 
-std::string Daemon::login() const {
-    auto r =
-        http_post(url_ + "/api/login", nlohmann::json{{"username", "admin"}, {"password", admin_password_}}.dump());
+int Daemon::listener_port(const std::string& name) const {
+    const std::string tag = "(listener " + name + ")";
+    if (!wait_for_output(tag)) return 0;
+    const std::regex line(R"(listening on https?://127\.0\.0\.1:(\d+) \(listener )" + name + R"(\))");
+    std::smatch m;
+    const std::string out = output();
+    return std::regex_search(out, m, line) ? std::stoi(m[1]) : 0;
+}
+
+std::string Daemon::login(const std::string& base_url) const {
+    auto r = http_post((base_url.empty() ? url_ : base_url) + "/api/login",
+                       nlohmann::json{{"username", "admin"}, {"password", admin_password_}}.dump());
     auto token = r.json().value("token", std::string());
     if (r.status != 200 || token.empty()) throw std::runtime_error("login failed: " + r.body + r.error);
     return token;

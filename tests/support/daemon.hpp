@@ -49,8 +49,12 @@ public:
     // Waits for the process to exit by itself (exit code as above), -1 on timeout.
     int wait_exit(std::chrono::seconds timeout);
 
-    // A token for the admin user (logs in through the API).
-    std::string login() const;
+    // The port of the listener named `name` (from its "listening on ... (listener <name>)"
+    // line, waited for); 0 when it did not come up.
+    int listener_port(const std::string& name) const;
+
+    // A token for the admin user (logs in through the API on url(), or on `base_url`).
+    std::string login(const std::string& base_url = {}) const;
 
 private:
     void read_output(int fd);

@@ -11,11 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include "support/daemon.hpp"
 #include "support/http_client.hpp"
-#include "support/temp_dir.hpp"
-#include "support/vm_fixtures.hpp"
 #include "support/ws_client.hpp"
+#include "system/one_guest.hpp"
 #include "system/system_support.hpp"
 
 namespace kvmhub::test {
@@ -59,85 +57,40 @@ std::uint16_t be16(const std::string& s, std::size_t at) {
 class ConsoleE2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = new TempDir;
-        ASSERT_EQ(chmod(dir_->path().c_str(), 0755), 0);  // qemu runs as libvirt-qemu
-        pool_ = new std::string("kvmhub-console-" + std::to_string(getpid()));
-        auto pool = virsh({"pool-create-as", *pool_, "dir", "--target", dir_->path().string()});
-        ASSERT_EQ(pool.exit_code, 0) << pool.output;
-        daemon_ = new Daemon;
-        token_ = new std::string(daemon_->login());
-        auto tpl = http_request("PUT", daemon_->url() + "/conf/template/domain/testguest",
-                                read_file(KVMHUB_SOURCE_DIR "/tests/system/testguest.tpl"), bearer(*token_));
-        ASSERT_EQ(tpl.status, 200) << tpl.body;
-        auto added = post("/conf/host/", host_body("kvm1", "qemu:///system", "testguest").dump());
-        ASSERT_EQ(added.status, 200) << added.body;
-
-        auto vol = virsh({"vol-create-as", *pool_, "console.qcow2", "64M", "--format", "qcow2"});
-        ASSERT_EQ(vol.exit_code, 0) << vol.output;
-        json body = {{"vm_name", "console"},
-                     {"vm_vcpus", 1},
-                     {"vm_ram_mb", 256},
-                     {"vm_graph", "vnc"},
-                     {"vm_kernel", test_guest_dir() + "/vmlinuz"},
-                     {"vm_initrd", test_guest_dir() + "/initrd.img"},
-                     {"vm_disk", dir_->file("console.qcow2")},
-                     {"vm_serial_log", dir_->file("console.serial.log")}};
-        auto created = post("/vm/create/kvm1", body.dump());
-        ASSERT_EQ(created.status, 200) << created.body;
-        uuid_ = new std::string(created.json().value("uuid", ""));
-        ASSERT_EQ(get("/vm/start/kvm1/" + *uuid_).status, 200);
-        const bool ready = eventually(
-            [] {
-                return read_file(dir_->file("console.serial.log")).find("kvmhub-test-guest: ready") !=
-                       std::string::npos;
-            },
-            180s);
-        ASSERT_TRUE(ready) << read_file(dir_->file("console.serial.log"));
+        guest_ = new OneGuest;
+        guest_->setup("console");
+        if (guest_->uuid().empty()) return;
+        ASSERT_EQ(guest_->get("/vm/start/kvm1/" + guest_->uuid()).status, 200);
+        ASSERT_TRUE(guest_->wait_ready()) << read_file(guest_->serial_log());
+        started_ = true;
     }
     static void TearDownTestSuite() {
-        if (uuid_ && !uuid_->empty()) {
-            virsh({"destroy", *uuid_});
-            virsh({"undefine", *uuid_});
-        }
-        delete daemon_;
-        virsh({"pool-destroy", *pool_});
-        delete token_;
-        delete uuid_;
-        delete pool_;
-        delete dir_;
+        delete guest_;
+        guest_ = nullptr;
     }
     void SetUp() override {
-        if (uuid_ == nullptr || uuid_->empty()) GTEST_FAIL() << "the guest did not start";
+        if (!started_) GTEST_FAIL() << "the guest did not start";
     }
 
-    static HttpResponse get(const std::string& path) { return http_get(daemon_->url() + path, bearer(*token_)); }
-    static HttpResponse post(const std::string& path, const std::string& body) {
-        return http_post(daemon_->url() + path, body, bearer(*token_));
-    }
     static json display(const std::string& query) {
-        auto r = get("/vm/display/kvm1/" + *uuid_ + query);
+        auto r = guest_->get("/vm/display/kvm1/" + guest_->uuid() + query);
         EXPECT_EQ(r.status, 200) << r.body;
         return r.json();
     }
+    static int port() { return guest_->daemon().port(); }
 
-    static TempDir* dir_;
-    static std::string* pool_;
-    static Daemon* daemon_;
-    static std::string* token_;
-    static std::string* uuid_;
+    static OneGuest* guest_;
+    static bool started_;
 };
-TempDir* ConsoleE2e::dir_ = nullptr;
-std::string* ConsoleE2e::pool_ = nullptr;
-Daemon* ConsoleE2e::daemon_ = nullptr;
-std::string* ConsoleE2e::token_ = nullptr;
-std::string* ConsoleE2e::uuid_ = nullptr;
+OneGuest* ConsoleE2e::guest_ = nullptr;
+bool ConsoleE2e::started_ = false;
 
 TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
     json shown = display("?disp=vnc");
     EXPECT_EQ(shown["disp"], "vnc");
-    auto ws = WsClient::connect(daemon_->port(),
-                                "/vm/websockify/kvm1/" + *uuid_ + "?ticket=" + shown["token"].get<std::string>(),
-                                WsOptions{.protocols = {"binary"}});
+    auto ws = WsClient::connect(
+        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
+        WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->protocol(), "binary");
     ByteReader in(*ws);
@@ -177,9 +130,9 @@ TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
 TEST_F(ConsoleE2e, SerialConsoleRunsACommandInTheGuestShell) {
     json shown = display("?disp=console");
     EXPECT_EQ(shown["disp"], "console");
-    auto ws = WsClient::connect(daemon_->port(),
-                                "/vm/websockify/kvm1/" + *uuid_ + "?ticket=" + shown["token"].get<std::string>(),
-                                WsOptions{.protocols = {"binary"}});
+    auto ws = WsClient::connect(
+        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
+        WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->send("\n"));
     EXPECT_NE(ws->read_until("# ", 60s).find("# "), std::string::npos) << "a shell prompt";
@@ -190,8 +143,8 @@ TEST_F(ConsoleE2e, SerialConsoleRunsACommandInTheGuestShell) {
 }
 
 TEST_F(ConsoleE2e, ConsoleLogShowsTheBootLines) {
-    auto ws = WsClient::connect(daemon_->port(), "/vm/console_log/kvm1/" + *uuid_,
-                                WsOptions{.headers = {"Authorization: Bearer " + *token_}});
+    auto ws = WsClient::connect(port(), "/vm/console_log/kvm1/" + guest_->uuid(),
+                                WsOptions{.headers = {"Authorization: Bearer " + guest_->token()}});
     ASSERT_NE(ws, nullptr);
     const std::string log = ws->read_until("kvmhub-test-guest: ready", 60s);
     EXPECT_NE(log.find("kvmhub-test-guest: ready"), std::string::npos) << log;
@@ -203,8 +156,9 @@ TEST_F(ConsoleE2e, ChromiumShowsTheGuestScreenOnNoVncsPage) {
     // Kept next to the test guest for a person to look at (build/test-guest/novnc-screen.png).
     const std::string shot = test_guest_dir() + "/novnc-screen.png";
     ::unlink(shot.c_str());
-    auto run = run_command({"node", KVMHUB_SOURCE_DIR "/tests/browser/novnc_screen.js", daemon_->url() + page, shot},
-                           {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 180s);
+    auto run =
+        run_command({"node", KVMHUB_SOURCE_DIR "/tests/browser/novnc_screen.js", guest_->daemon().url() + page, shot},
+                    {}, {{"NODE_PATH", KVMHUB_SOURCE_DIR "/ui/node_modules"}}, 180s);
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.output.find("canvas not blank"), std::string::npos) << run.output;
     struct stat st {};

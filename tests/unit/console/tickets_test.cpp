@@ -51,6 +51,28 @@ TEST_F(Tickets, ForAnotherVmHostOrKindAreRefusedAndKept) {
     EXPECT_TRUE(book.take(secret, "h1", "u1", DisplayKind::Console));
 }
 
+TEST_F(Tickets, AreBoundToTheTenantLinkTheyWereMintedFor) {
+    Ticket tenant = ticket();
+    tenant.link = "L1";
+    auto secret = book.mint(tenant);
+    auto admin = book.take(secret, "h1", "u1");  // the admin route passes no link
+    ASSERT_FALSE(admin);
+    EXPECT_EQ(admin.error().code, Errc::Forbidden);
+    EXPECT_NE(admin.error().desc.find("belongs to a tenant link"), std::string::npos);
+    auto other = book.take(secret, "h1", "u1", std::nullopt, "L2");
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error().desc.find("another tenant link"), std::string::npos);
+    auto taken = book.take(secret, "h1", "u1", std::nullopt, "L1");
+    ASSERT_TRUE(taken) << taken.error().desc;
+    EXPECT_EQ(taken->link, "L1");
+
+    auto admins = book.mint(ticket());
+    auto on_tenant_route = book.take(admins, "h1", "u1", std::nullopt, "L1");
+    ASSERT_FALSE(on_tenant_route);
+    EXPECT_NE(on_tenant_route.error().desc.find("made by an admin"), std::string::npos);
+    EXPECT_TRUE(book.take(admins, "h1", "u1"));
+}
+
 TEST_F(Tickets, ExpireAndAreSweptAway) {
     auto secret = book.mint(ticket());
     book.mint(ticket("u2"));

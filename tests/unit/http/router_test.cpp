@@ -83,6 +83,18 @@ TEST(Router, RoutesAreOnlyVisibleOnTheirSurface) {
     EXPECT_EQ(m.error().code, Errc::NotFound);
 }
 
+// The static assets are declared once per surface (routes_ui.cpp): one pattern, two routes.
+TEST(Router, OnePatternOnTwoSurfacesIsTwoRoutes) {
+    auto router = sealed({{Method::Get, "/ui/{path*}", Access::Public, Surface::Admin, reply_with("a"), 0},
+                          {Method::Get, "/ui/{path*}", Access::Public, Surface::Tenant, reply_with("t"), 0}});
+    for (Surface s : {Surface::Admin, Surface::Tenant}) {
+        auto m = router.match(Method::Get, "/ui/page.html", {s});
+        ASSERT_TRUE(m.has_value()) << surface_name(s);
+        EXPECT_EQ(m->route->surface, s);
+    }
+    EXPECT_FALSE(router.match(Method::Get, "/ui/page.html", {Surface::Metadata}).has_value());
+}
+
 TEST(Router, RefusesARouteWithoutAccessClass) {
     Router router;
     router.add({{Method::Get, "/x", Access::Unset, Surface::Admin, reply_with("x"), 0}});
