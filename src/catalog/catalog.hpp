@@ -1,7 +1,8 @@
 // The catalog: KVM hosts and the devices enabled on them, gold images, ISOs, templates and
 // the variables table. Records are JSON documents in the store (the shapes simplekvm's API
 // returns), one key each, so a change to one host never rewrites the others:
-//   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"[,"pool","pool_path"]}
+//   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"
+//                                        [,"pool","pool_path","console_tunnel"]}
 //   /catalog/devices/<host>/<device>    {"kvmhost","name","tpl","desc"}
 //   /catalog/golds/<arch>/<gold>        {"name","arch","uri","size" (bytes),"desc"}
 //   /catalog/isos/<iso>                 {"name","uri","desc"}
@@ -31,6 +32,9 @@ namespace kvmhub::catalog {
 
 inline constexpr std::string_view kCatalogPrefix = "/catalog/";
 inline constexpr std::string_view kTemplatesPrefix = "/templates/";
+// The ssh host keys pinned per host (console/host_keys.hpp); not catalog data (not in backups),
+// but deleting a host forgets its pin.
+inline constexpr std::string_view kHostKeysPrefix = "/ssh/hostkeys/";
 
 // Action is not a template language: it is the bash script run before a device is attached
 // (simplekvm's `<device>.action`), named like the device template it belongs to.

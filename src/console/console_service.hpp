@@ -22,7 +22,9 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "console/host_keys.hpp"
 #include "console/tickets.hpp"
+#include "store/store.hpp"
 #include "virt/hypervisor.hpp"
 
 namespace kvmhub::console {
@@ -52,7 +54,8 @@ struct SessionPlan {
 
 class ConsoleService {
 public:
-    ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config, const Clock& clock);
+    ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, store::Store& store, const Config& config,
+                   const Clock& clock);
 
     // {"display":"<page>?...&path=...","token","disp","expire"}. Conflict when the VM is not
     // running or lacks the console asked for; BadInput for a bad disp/timeout_mins.
@@ -64,6 +67,8 @@ public:
     Result<SessionPlan> open_log(const std::string& host, const std::string& uuid);
 
     TicketBook& tickets() { return tickets_; }
+    // The ssh host keys pinned for the hosts whose consoles are reached through ssh.
+    HostKeyPins& host_keys() { return pins_; }
 
 private:
     struct Active {
@@ -71,14 +76,19 @@ private:
         std::function<void(std::string)> end;
     };
     Result<virt::HostRef> host_ref(const std::string& host, nlohmann::json* record = nullptr);
+    // The ssh channel to `target` ("address:port" as seen from the host) on host `host`.
+    Result<std::shared_ptr<BytePipe>> tunnel(const std::string& host, const nlohmann::json& record,
+                                             const std::string& target);
     // Fills plan.attach/detach for the per-VM session registry.
     void guard_session(SessionPlan& plan, const std::string& key);
 
     catalog::Catalog& catalog_;
     virt::Hypervisor& hypervisor_;
     const ConsoleConfig& config_;
+    store::Store& store_;
     const Clock& clock_;
     TicketBook tickets_;
+    HostKeyPins pins_;
     std::mutex mutex_;
     std::map<std::string, Active> active_;  // by host/uuid (logs by "log:" host/uuid)
     std::uint64_t next_id_ = 1;

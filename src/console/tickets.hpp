@@ -31,6 +31,7 @@ struct Ticket {
     std::string target;  // "127.0.0.1:5900" for graphics, "serial" for the console
     std::chrono::system_clock::time_point expires;
     std::chrono::seconds session_limit{0};  // the longest a session started with it may last
+    bool tunnel = false;                    // the target is reached through an ssh channel to the host
 };
 
 class TicketBook {
