@@ -179,7 +179,7 @@ std::string relay(Shared& sh, ssh_event event, bool& asked) {
         while (!pending.empty()) {
             int n = ssh_channel_write(ch, pending.data(), static_cast<std::uint32_t>(pending.size()));
             if (n == SSH_ERROR) return fmt::format("the ssh tunnel to {} failed: {}", sh.label, ssh_get_error(s));
-            if (n == 0) break;  // the host's window is full: the rest waits for the next wake-up
+            if (n <= 0) break;  // the host's window is full: the rest waits for the next wake-up
             pending.erase(0, static_cast<std::size_t>(n));
         }
         if (started) {
@@ -193,6 +193,13 @@ std::string relay(Shared& sh, ssh_event event, bool& asked) {
                 break;  // nothing buffered now, or SSH_EOF (checked below)
             }
             if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch)) return {};
+        }
+        if (!started && (ssh_channel_is_closed(ch) || !ssh_is_connected(s))) {
+            // Ended before the browser was ready: what is buffered waits for start().
+            pollfd wake{sh.wake, POLLIN, 0};
+            ::poll(&wake, 1, -1);
+            drain_wake(sh.wake, 0, nullptr);
+            continue;
         }
         if (ssh_event_dopoll(event, -1) == SSH_ERROR)
             return fmt::format("the ssh connection to {} was lost: {}", sh.label, ssh_get_error(s));
