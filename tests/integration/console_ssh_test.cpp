@@ -3,8 +3,6 @@
 // hosts with console_tunnel=ssh, the manager's key from /conf/ssh_pubkey/, the relay through
 // sshd (its log names the channel), a refused key and a changed host key reported by display
 // and by the websocket close frame, forgetting a pin, and no fd or thread left in the daemon.
-#include <dirent.h>
-
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -19,15 +17,6 @@ namespace kvmhub::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::size_t entries(const std::string& dir) {
-    std::size_t n = 0;
-    if (DIR* d = opendir(dir.c_str())) {
-        while (readdir(d) != nullptr) ++n;
-        closedir(d);
-    }
-    return n;
-}
 
 class ConsoleSsh : public ::testing::Test {
 protected:
@@ -198,13 +187,13 @@ TEST_F(ConsoleSsh, LeavesNoFdOrThreadInTheDaemonAfterManySessions) {
     session(0);
     ASSERT_TRUE(eventually([&] { return echo_->open_connections() == 0; }, 10s));
     std::this_thread::sleep_for(1s);  // the first session's relay thread finishing
-    const std::size_t fds = entries(proc + "/fd");
-    const std::size_t threads = entries(proc + "/task");
+    const std::size_t fds = dir_entries(proc + "/fd");
+    const std::size_t threads = dir_entries(proc + "/task");
     for (int i = 1; i <= 10; ++i) session(i);
-    EXPECT_TRUE(eventually([&] { return entries(proc + "/fd") <= fds; }, 15s))
-        << entries(proc + "/fd") << " fds, " << fds << " after the first session";
-    EXPECT_TRUE(eventually([&] { return entries(proc + "/task") <= threads; }, 15s))
-        << entries(proc + "/task") << " threads, " << threads << " after the first session";
+    EXPECT_TRUE(eventually([&] { return dir_entries(proc + "/fd") <= fds; }, 15s))
+        << dir_entries(proc + "/fd") << " fds, " << fds << " after the first session";
+    EXPECT_TRUE(eventually([&] { return dir_entries(proc + "/task") <= threads; }, 15s))
+        << dir_entries(proc + "/task") << " threads, " << threads << " after the first session";
 }
 
 }  // namespace

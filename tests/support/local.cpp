@@ -1,5 +1,6 @@
 #include "support/local.hpp"
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,15 @@ int free_port() {
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     close(fd);
     return ntohs(addr.sin_port);
+}
+
+std::size_t dir_entries(const std::string& dir) {
+    std::size_t n = 0;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (readdir(d) != nullptr) ++n;
+        closedir(d);
+    }
+    return n;
 }
 
 std::string read_file(const std::string& path) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,8 @@ namespace kvmhub::test {
 int free_port();
 // Polls `done` every 100 ms until it holds or `timeout` passes; returns its last answer.
 bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout);
+// How many entries a directory has (e.g. /proc/<pid>/fd, /proc/<pid>/task); 0 when unreadable.
+std::size_t dir_entries(const std::string& dir);
 // The whole file ("" when it cannot be read).
 std::string read_file(const std::string& path);
 

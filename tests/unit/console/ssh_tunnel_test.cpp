@@ -4,8 +4,6 @@
 // sshd, the console closing, and no thread or fd left behind after many sessions.
 #include "console/ssh_tunnel.hpp"
 
-#include <dirent.h>
-
 #include <condition_variable>
 #include <mutex>
 
@@ -56,15 +54,6 @@ struct Received {
         return changed.wait_for(lock, timeout, [&] { return closed; });
     }
 };
-
-std::size_t entries(const char* dir) {
-    std::size_t n = 0;
-    if (DIR* d = opendir(dir)) {
-        while (readdir(d) != nullptr) ++n;
-        closedir(d);
-    }
-    return n;
-}
 
 class SshTunnel : public ::testing::Test {
 protected:
@@ -217,13 +206,13 @@ TEST_F(SshTunnel, LeavesNoThreadOrFdBehindAfterManySessions) {
         ASSERT_TRUE(eventually([] { return running_ssh_tunnels() == 0; }, 10s));
     };
     session(0);  // warms up what stays for the process (libssh's and OpenSSL's state)
-    const std::size_t fds = entries("/proc/self/fd");
-    const std::size_t threads = entries("/proc/self/task");
+    const std::size_t fds = test::dir_entries("/proc/self/fd");
+    const std::size_t threads = test::dir_entries("/proc/self/task");
     for (int i = 1; i <= 12; ++i) session(i);
-    EXPECT_TRUE(eventually([&] { return entries("/proc/self/fd") == fds; }, 10s))
-        << entries("/proc/self/fd") << " fds, " << fds << " before";
-    EXPECT_TRUE(eventually([&] { return entries("/proc/self/task") == threads; }, 10s))
-        << entries("/proc/self/task") << " threads, " << threads << " before";
+    EXPECT_TRUE(eventually([&] { return test::dir_entries("/proc/self/fd") == fds; }, 10s))
+        << test::dir_entries("/proc/self/fd") << " fds, " << fds << " before";
+    EXPECT_TRUE(eventually([&] { return test::dir_entries("/proc/self/task") == threads; }, 10s))
+        << test::dir_entries("/proc/self/task") << " threads, " << threads << " before";
 }
 
 }  // namespace
