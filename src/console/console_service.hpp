@@ -1,6 +1,7 @@
 // Browser consoles: `display` reads a running VM's consoles from its live XML and mints a
 // ticket for one; `open` takes the ticket back when the websocket arrives and says what to
-// bridge it to (a TCP endpoint for VNC/SPICE, a libvirt stream for the serial console);
+// bridge it to (a TCP endpoint for VNC/SPICE, an ssh tunnel to them when they listen on a
+// host's loopback, a libvirt stream for the serial console);
 // `open_log` follows a VM's serial log file. One console session per VM at a time: a second
 // one takes the first over (console.takeover = true, the default) or is refused.
 // The service knows nothing of websockets: http/ relays what a SessionPlan describes.
@@ -58,9 +59,12 @@ public:
                    const Clock& clock);
 
     // {"display":"<page>?...&path=...","token","disp","expire"}. Conflict when the VM is not
-    // running or lacks the console asked for; BadInput for a bad disp/timeout_mins.
+    // running or lacks the console asked for; BadInput for a bad disp/timeout_mins. Graphics
+    // reached through ssh are tried first: HostError/HostUnavailable when the tunnel fails
+    // (refused key, changed host key, sshd down). Blocking: call it on a worker thread.
     Result<nlohmann::json> display(const DisplayRequest& request);
-    // Consumes the ticket (bound to host/uuid, and to `disp` when given) and plans the session.
+    // Consumes the ticket (bound to host/uuid, and to `disp` when given) and plans the session
+    // (opening the ssh tunnel when the ticket's target is reached through one).
     Result<SessionPlan> open(const std::string& host, const std::string& uuid, const std::string& ticket,
                              const std::string& disp);
     // The VM's serial log file, followed read-only (hosts on this machine only).
