@@ -10,8 +10,11 @@ namespace {
 
 // A port as a number or a numeric string (older records, and simplekvm's, hold a string).
 std::optional<std::uint16_t> port_of(const nlohmann::json& value) {
-    if (value.is_number_unsigned() && value.get<std::uint64_t>() >= 1 && value.get<std::uint64_t>() <= 65535)
-        return static_cast<std::uint16_t>(value.get<std::uint64_t>());
+    if (value.is_number_integer()) {
+        const auto port = value.get<std::int64_t>();
+        if (port < 1 || port > 65535) return std::nullopt;
+        return static_cast<std::uint16_t>(port);
+    }
     if (!value.is_string()) return std::nullopt;
     const auto& text = value.get_ref<const std::string&>();
     unsigned port = 0;

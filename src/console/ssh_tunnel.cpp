@@ -201,6 +201,13 @@ std::string relay(Shared& sh, ssh_event event, bool& asked) {
             drain_wake(sh.wake, 0, nullptr);
             continue;
         }
+        {
+            // libssh polls the whole event (the eventfd too) inside its reads and writes, so a
+            // wake-up may have been used up already: look at the state before sleeping.
+            std::lock_guard lock(sh.mutex);
+            if (sh.closing || !sh.out.empty() || sh.started != started) continue;
+        }
+        if (!pending.empty() && ssh_channel_window_size(ch) > 0) continue;
         if (ssh_event_dopoll(event, -1) == SSH_ERROR)
             return fmt::format("the ssh connection to {} was lost: {}", sh.label, ssh_get_error(s));
     }

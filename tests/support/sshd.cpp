@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "support/daemon.hpp"
@@ -73,7 +74,7 @@ Sshd::Sshd(SshdOptions options) : port_(options.port ? options.port : free_port(
     }
     if (pid == 0) {
         dup2(log_fd, 2);
-        execl("/usr/sbin/sshd", "sshd", "-D", "-e", "-f", dir_.file("sshd_config").c_str(),
+        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", dir_.file("sshd_config").c_str(),
               static_cast<char*>(nullptr));
         _exit(127);
     }
@@ -102,13 +103,13 @@ std::string Sshd::log() const {
 }
 
 bool Sshd::wait_for_channel_to(int port, std::chrono::seconds timeout) const {
-    const std::string line_end = ", target 127.0.0.1 port " + std::to_string(port) + "\n";
+    const std::string target = ", target 127.0.0.1 port " + std::to_string(port);
     return eventually(
         [&] {
-            const std::string text = log();
-            for (std::size_t at = text.find(line_end); at != std::string::npos; at = text.find(line_end, at + 1)) {
-                const std::size_t start = text.rfind('\n', at) + 1;  // npos + 1 = 0 on the first line
-                if (text.substr(start, at - start).find("server_request_direct_tcpip: originator") != std::string::npos)
+            std::istringstream lines(log());
+            for (std::string line; std::getline(lines, line);) {
+                if (!line.empty() && line.back() == '\r') line.pop_back();  // sshd -e ends lines with \r\n
+                if (line.find("server_request_direct_tcpip: originator") != std::string::npos && line.ends_with(target))
                     return true;
             }
             return false;
