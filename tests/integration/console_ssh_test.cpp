@@ -160,9 +160,10 @@ TEST_F(ConsoleSsh, TheHostSettingIsValidated) {
     body["console_tunnel"] = "off";
     ASSERT_EQ(d_->post("/conf/host/", body.dump()).status, 200);
     bool found = false;
-    for (const auto& h : d_->get("/tpl/host/").json()["host"])
+    const json listed = d_->get("/tpl/host/").json();
+    for (const auto& h : listed["host"])
         if (h["name"] == "s4") found = h.value("console_tunnel", "") == "off";
-    EXPECT_TRUE(found) << d_->get("/tpl/host/").body;
+    EXPECT_TRUE(found) << listed;
 }
 
 TEST_F(ConsoleSsh, LeavesNoFdOrThreadInTheDaemonAfterManySessions) {
@@ -175,7 +176,7 @@ TEST_F(ConsoleSsh, LeavesNoFdOrThreadInTheDaemonAfterManySessions) {
         ASSERT_EQ(ws->read_until("RFB 003.008\n", 20s), "RFB 003.008\n");
         const std::string line = "session " + std::to_string(i);
         ASSERT_TRUE(ws->send(line));
-        ASSERT_EQ(ws->read_until(line), "RFB 003.008\n" + line);
+        ASSERT_EQ(ws->read_until(line), line);
         if (i % 2 == 0) {
             EXPECT_TRUE(ws->close());  // the browser leaves
         } else {
