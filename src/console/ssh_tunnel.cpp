@@ -194,13 +194,6 @@ std::string relay(Shared& sh, ssh_event event, bool& asked) {
             }
             if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch)) return {};
         }
-        if (!started && (ssh_channel_is_closed(ch) || !ssh_is_connected(s))) {
-            // Ended before the browser was ready: what is buffered waits for start().
-            pollfd wake{sh.wake, POLLIN, 0};
-            ::poll(&wake, 1, -1);
-            drain_wake(sh.wake, 0, nullptr);
-            continue;
-        }
         {
             // libssh polls the whole event (the eventfd too) inside its reads and writes, so a
             // wake-up may have been used up already: look at the state before sleeping.
@@ -208,6 +201,13 @@ std::string relay(Shared& sh, ssh_event event, bool& asked) {
             if (sh.closing || !sh.out.empty() || sh.started != started) continue;
         }
         if (!pending.empty() && ssh_channel_window_size(ch) > 0) continue;
+        if (!started && (ssh_channel_is_closed(ch) || !ssh_is_connected(s))) {
+            // Ended before the browser was ready: what is buffered waits for start().
+            pollfd wake{sh.wake, POLLIN, 0};
+            ::poll(&wake, 1, -1);
+            drain_wake(sh.wake, 0, nullptr);
+            continue;
+        }
         if (ssh_event_dopoll(event, -1) == SSH_ERROR)
             return fmt::format("the ssh connection to {} was lost: {}", sh.label, ssh_get_error(s));
     }
