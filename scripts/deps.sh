@@ -32,6 +32,8 @@ packages=(
   # browser consoles: noVNC and spice-html5 pages served by kvmhubd; websockify for the
   # console proxy benchmark; headless Chromium for the browser tests (driven by playwright-core)
   novnc spice-html5 websockify chromium
+  # tests of the ssh console tunnel: a real sshd on loopback (never started as a service)
+  openssh-server
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )

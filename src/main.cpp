@@ -124,7 +124,7 @@ struct Services {
         tasks = std::make_unique<vm::TaskService>(*store, clock, owner);
         vms = std::make_unique<vm::VmService>(*store, *catalog, *hypervisor, *seeds, *golds, *provisioner, *tasks,
                                               config, clock);
-        consoles = std::make_unique<console::ConsoleService>(*catalog, *hypervisor, config, clock);
+        consoles = std::make_unique<console::ConsoleService>(*catalog, *hypervisor, *store, config, clock);
         // Lifecycle events keep the guest cache current without a list call.
         cache_updater = std::make_unique<vm::CacheUpdater>(*vms, config.libvirt.resync_interval);
         hypervisor->on_event([updater = cache_updater.get()](const virt::DomainEvent& e) { updater->push(e); });

@@ -1,7 +1,9 @@
 // Browser consoles: /vm/display/ mints a console ticket and the page URL (admin);
 // /vm/websockify/ takes the ticket back and becomes the websocket bridge (the ticket is the
 // credential: noVNC cannot send an Authorization header); /vm/console_log/ follows the serial
-// log read-only (admin; browsers send the token cookie with the websocket request).
+// log read-only (admin; browsers send the token cookie with the websocket request);
+// /api/hosts/<host>/ssh_hostkey shows or forgets the ssh host key pinned for a host whose
+// consoles are reached through ssh (admin).
 // A tenant's consoles: /user/vm/display/ mints a ticket bound to the tenant's link and answers a
 // page whose websocket path is /user/vm/websockify/...?ticket=&k=&e=&l=. That route is a tenant
 // route: the guard verifies the link (revoked 403, expired 410, right `console`) on every
@@ -13,6 +15,7 @@
 
 #include "api/routes.hpp"
 #include "auth/audit.hpp"
+#include "catalog/catalog.hpp"
 #include "console/console_service.hpp"
 #include "http/websocket.hpp"
 
@@ -143,6 +146,25 @@ Reply vm_console_log(ApiContext& ctx, Request& req) {
     return bridge_reply(ctx.consoles.open_log(param_or_empty(req, "host"), param_or_empty(req, "uuid")));
 }
 
+// The host must exist for its pin to be shown or forgotten (a typo is a 404, not "no pin").
+Reply ssh_hostkey_show(ApiContext& ctx, Request& req) {
+    const std::string host = param_or_empty(req, "host");
+    if (auto found = ctx.catalog.host(host); !found) return Reply::error(found.error());
+    auto pin = ctx.consoles.host_keys().pinned(host);
+    if (!pin) return Reply::error(pin.error());
+    if (pin->is_null())
+        return Reply::error(Error{Errc::NotFound, "host",
+                                  "no ssh host key is pinned for host " + host +
+                                      " (kvmhub pins it the first time it reaches a console through ssh)"});
+    return Reply::ok(*pin);
+}
+
+Reply ssh_hostkey_forget(ApiContext& ctx, Request& req) {
+    const std::string host = param_or_empty(req, "host");
+    if (auto found = ctx.catalog.host(host); !found) return Reply::error(found.error());
+    return audited(ctx, req, "host.ssh_hostkey.forget", host, ctx.consoles.host_keys().forget(host));
+}
+
 }  // namespace
 
 std::vector<http::Route> console_routes(ApiContext& ctx) {
@@ -155,6 +177,9 @@ std::vector<http::Route> console_routes(ApiContext& ctx) {
         {Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_display), 0},
         {Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_websockify),
          0, false, true},
+        {Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Surface::Admin, bind(ctx, ssh_hostkey_show), 0},
+        {Method::Delete, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Surface::Admin, bind(ctx, ssh_hostkey_forget),
+         0},
     };
 }
 

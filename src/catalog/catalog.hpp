@@ -2,7 +2,7 @@
 // the variables table. Records are JSON documents in the store (the shapes simplekvm's API
 // returns), one key each, so a change to one host never rewrites the others:
 //   /catalog/hosts/<host>               {"name","tpl","url","arch","ipaddr","sshport","sshuser"
-//                                        [,"pool","pool_path","meta_iso"]}
+//                                        [,"pool","pool_path","meta_iso","console_tunnel"]}
 //   /catalog/devices/<host>/<device>    {"kvmhost","name","tpl","desc"}
 //   /catalog/golds/<arch>/<gold>        {"name","arch","uri","size" (bytes),"desc"}
 //   /catalog/isos/<iso>                 {"name","uri","desc"}
@@ -32,6 +32,9 @@ namespace kvmhub::catalog {
 
 inline constexpr std::string_view kCatalogPrefix = "/catalog/";
 inline constexpr std::string_view kTemplatesPrefix = "/templates/";
+// The ssh host keys pinned per host (console/host_keys.hpp); not catalog data (not in backups),
+// but deleting a host forgets its pin.
+inline constexpr std::string_view kHostKeysPrefix = "/ssh/hostkeys/";
 
 // The host field meta_iso: where the CD-ROM of an ISO mode VM takes its cidata ISO from.
 // url (the default): qemu on the host reads http://<META_SRV>/<uuid>/cidata.iso itself.

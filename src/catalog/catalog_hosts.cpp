@@ -15,7 +15,7 @@ const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 
 // The fields of a host record; anything else in the body must be a device flag.
 const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",      "ipaddr",
-                                        "sshport", "sshuser", "pool", "pool_path", "meta_iso"};
+                                        "sshport", "sshuser", "pool", "pool_path", "meta_iso", "console_tunnel"};
 
 // An absolute directory path without "..", quotes or control characters: it goes into pool XML
 // and names a directory libvirt creates on the host.
@@ -107,6 +107,17 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
                                     *meta_iso));
         host["meta_iso"] = *meta_iso;
     }
+    // How consoles are reached: auto (absent), ssh or off.
+    auto tunnel = optional_string_field(body, "console_tunnel");
+    if (!tunnel) return tl::unexpected(tunnel.error());
+    if (!tunnel->empty()) {
+        if (*tunnel != "auto" && *tunnel != "ssh" && *tunnel != "off")
+            return fail(Errc::BadInput, "console_tunnel",
+                        fmt::format("console_tunnel '{}' is not known: use auto (through ssh when the graphics "
+                                    "listen on a remote host's loopback; the default), ssh (always) or off (never)",
+                                    *tunnel));
+        host["console_tunnel"] = *tunnel;
+    }
     if (auto t = parsed_template(TemplateKind::Domain, host["tpl"]); !t)
         return fail(Errc::BadInput, "tpl",
                     fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
@@ -118,7 +129,7 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
         if (!value.is_string() || (value != "on" && value != "off" && value != ""))
             return fail(Errc::BadInput, key,
                         fmt::format("unknown field '{}': a host has name, tpl, url, arch, ipaddr, sshport, sshuser, "
-                                    "pool, pool_path, meta_iso and \"<device template>\":\"on\" flags",
+                                    "pool, pool_path, meta_iso, console_tunnel and \"<device template>\":\"on\" flags",
                                     key));
         if (value != "on") continue;
         auto device = parsed_template(TemplateKind::Device, key);
@@ -139,7 +150,8 @@ Status Catalog::delete_host(const std::string& name) {
     if (!*existing) return fail(Errc::NotFound, "name", fmt::format("no host named '{}'", name));
     // Compare on the revision read above, so a concurrent re-add is not deleted by mistake.
     store::Txn txn{{store::Compare{kHosts + name, (*existing)->mod_revision}},
-                   {store::Op::erase(kHosts + name), store::Op::erase_prefix(kDevices + name + "/")}};
+                   {store::Op::erase(kHosts + name), store::Op::erase_prefix(kDevices + name + "/"),
+                    store::Op::erase(std::string(kHostKeysPrefix) + name)}};
     auto done = store_.commit(txn);
     if (!done) return tl::unexpected(done.error());
     return {};

@@ -6,8 +6,12 @@
 
 #include <fmt/format.h>
 
+#include "auth/ssh_identity.hpp"
 #include "common/ids.hpp"
+#include "console/graphics_route.hpp"
 #include "console/log_follower.hpp"
+#include "console/ssh_login.hpp"
+#include "console/ssh_tunnel.hpp"
 
 namespace kvmhub::console {
 namespace {
@@ -27,27 +31,8 @@ std::string percent_encode(std::string_view text) {
     return out;
 }
 
-bool is_loopback(std::string_view address) {
-    return address.starts_with("127.") || address == "::1" || address == "localhost";
-}
-
-bool is_wildcard(std::string_view address) {
-    return address == "0.0.0.0" || address == "::";
-}
-
-// True when the libvirt URI reaches a daemon on this machine (no host part, or a loopback one).
-bool uri_is_local(std::string_view uri) {
-    auto scheme_end = uri.find("://");
-    if (scheme_end == std::string_view::npos) return true;
-    std::string_view rest = uri.substr(scheme_end + 3);
-    std::string_view authority = rest.substr(0, rest.find('/'));
-    if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    if (authority.starts_with('['))
-        authority = authority.substr(1, authority.find(']') - 1);
-    else
-        authority = authority.substr(0, authority.find(':'));
-    return authority.empty() || is_loopback(authority);
-}
+// How long connecting, the ssh handshake and the login may take together, each step.
+constexpr auto kSshTimeout = std::chrono::seconds(10);
 
 std::string utc_text(std::chrono::system_clock::time_point t) {
     std::time_t secs = std::chrono::system_clock::to_time_t(t);
@@ -67,9 +52,30 @@ std::optional<DisplayKind> parse_kind(std::string_view disp) {
 
 }  // namespace
 
-ConsoleService::ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config,
-                               const Clock& clock)
-    : catalog_(catalog), hypervisor_(hypervisor), config_(config.console), clock_(clock), tickets_(clock) {}
+ConsoleService::ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, store::Store& store,
+                               const Config& config, const Clock& clock)
+    : catalog_(catalog),
+      hypervisor_(hypervisor),
+      config_(config.console),
+      store_(store),
+      clock_(clock),
+      tickets_(clock),
+      pins_(store, clock) {}
+
+Result<std::shared_ptr<BytePipe>> ConsoleService::tunnel(const std::string& host, const nlohmann::json& record,
+                                                         const std::string& target) {
+    auto login = ssh_login_of(host, record);
+    if (!login) return tl::unexpected(login.error());
+    // The pair is made at startup; ensure_ssh_identity only reads it here.
+    if (auto made = auth::ensure_ssh_identity(store_); !made) return tl::unexpected(made.error());
+    auto key = store_.get(auth::kSshPrivateKey);
+    if (!key) return tl::unexpected(key.error());
+    if (!*key) return fail(Errc::Internal, "ssh_key", "the manager's ssh private key is missing from the store");
+    const auto colon = target.rfind(':');
+    SshTarget to{host,        login->address,          login->port,
+                 login->user, target.substr(0, colon), static_cast<std::uint16_t>(std::stoi(target.substr(colon + 1)))};
+    return open_ssh_tunnel(to, (*key)->value, pins_, kSshTimeout);
+}
 
 Result<virt::HostRef> ConsoleService::host_ref(const std::string& host, nlohmann::json* record) {
     auto found = catalog_.host(host);
@@ -134,24 +140,17 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
                         "installed; use disp=vnc or disp=console");
         if (graphics->port <= 0)
             return fail(Errc::Conflict, "disp", "the graphics of VM " + request.uuid + " have no port yet");
-        const std::string ipaddr = record.value("ipaddr", "");
-        std::string address;
-        if (is_wildcard(graphics->listen)) {
-            address = ipaddr;
-        } else if (graphics->listen.empty() || is_loopback(graphics->listen)) {
-            // libvirt's default listen address for VNC and SPICE is the host's loopback.
-            if (!is_loopback(ipaddr) && !uri_is_local(ref->url))
-                return fail(Errc::Conflict, "disp",
-                            fmt::format("the graphics of VM {} listen on host {}'s loopback; kvmhub reaches them "
-                                        "only when they listen on 0.0.0.0 or the host's address (an ssh tunnel "
-                                        "is not built yet)",
-                                        request.uuid, request.host));
-            address = graphics->listen.empty() || graphics->listen == "localhost" ? "127.0.0.1" : graphics->listen;
-        } else {
-            address = graphics->listen;
+        auto route = graphics_route(request.host, record, *graphics, request.uuid);
+        if (!route) return tl::unexpected(route.error());
+        ticket.tunnel = route->tunnel;
+        const std::string address = route->address;
+        if (ticket.tunnel) {
+            // Tried now, so that a host that refuses kvmhub's key (or changed its host key) is
+            // reported here and not only by a console page that closes at once.
+            auto tried = tunnel(request.host, record, fmt::format("{}:{}", address, graphics->port));
+            if (!tried) return tl::unexpected(tried.error());
+            (*tried)->close();
         }
-        if (address.empty())
-            return fail(Errc::Conflict, "ipaddr", "host " + request.host + " has no ipaddr to reach its consoles on");
         ticket.target = fmt::format("{}:{}", address, graphics->port);
         password = graphics->passwd;
     }
@@ -259,6 +258,13 @@ Result<SessionPlan> ConsoleService::open(const std::string& host, const std::str
         auto pipe = hypervisor_.open_console(*ref, uuid);
         if (!pipe) return tl::unexpected(pipe.error());
         plan.pipe = std::move(*pipe);
+    } else if (taken->tunnel) {
+        nlohmann::json record;
+        if (auto ref = host_ref(host, &record); !ref) return tl::unexpected(ref.error());
+        auto pipe = tunnel(host, record, taken->target);
+        if (!pipe) return tl::unexpected(pipe.error());
+        plan.pipe = std::move(*pipe);
+        plan.log_fields += " via=ssh";
     } else {
         auto colon = taken->target.rfind(':');
         plan.tcp_host = taken->target.substr(0, colon);

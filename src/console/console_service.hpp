@@ -1,6 +1,7 @@
 // Browser consoles: `display` reads a running VM's consoles from its live XML and mints a
 // ticket for one; `open` takes the ticket back when the websocket arrives and says what to
-// bridge it to (a TCP endpoint for VNC/SPICE, a libvirt stream for the serial console);
+// bridge it to (a TCP endpoint for VNC/SPICE, an ssh tunnel to them when they listen on a
+// host's loopback, a libvirt stream for the serial console);
 // `open_log` follows a VM's serial log file. One console session per VM at a time: a second
 // one takes the first over (console.takeover = true, the default) or is refused.
 // The service knows nothing of websockets: http/ relays what a SessionPlan describes.
@@ -22,7 +23,9 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "console/host_keys.hpp"
 #include "console/tickets.hpp"
+#include "store/store.hpp"
 #include "virt/hypervisor.hpp"
 
 namespace kvmhub::console {
@@ -58,21 +61,27 @@ struct SessionPlan {
 
 class ConsoleService {
 public:
-    ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, const Config& config, const Clock& clock);
+    ConsoleService(catalog::Catalog& catalog, virt::Hypervisor& hypervisor, store::Store& store, const Config& config,
+                   const Clock& clock);
 
     // {"display":"<page>?...&path=...","token","disp","expire"}. The path is
     // <prefix>/vm/websockify/<host>/<uuid>?ticket=, or for a tenant link
     // <prefix>/user/vm/websockify/<host>/<uuid>?ticket=&k=&e=&l=. Conflict when the VM is not
-    // running or lacks the console asked for; BadInput for a bad disp/timeout_mins.
+    // running or lacks the console asked for; BadInput for a bad disp/timeout_mins. Graphics
+    // reached through ssh are tried first: HostError/HostUnavailable when the tunnel fails
+    // (refused key, changed host key, sshd down). Blocking: call it on a worker thread.
     Result<nlohmann::json> display(const DisplayRequest& request);
     // Consumes the ticket (bound to host/uuid, to `disp` when given, and to the tenant `link`
-    // it was minted for, "" for an admin's) and plans the session.
+    // it was minted for, "" for an admin's) and plans the session (opening the ssh tunnel when
+    // the ticket's target is reached through one).
     Result<SessionPlan> open(const std::string& host, const std::string& uuid, const std::string& ticket,
                              const std::string& disp, const std::string& link = {});
     // The VM's serial log file, followed read-only (hosts on this machine only).
     Result<SessionPlan> open_log(const std::string& host, const std::string& uuid);
 
     TicketBook& tickets() { return tickets_; }
+    // The ssh host keys pinned for the hosts whose consoles are reached through ssh.
+    HostKeyPins& host_keys() { return pins_; }
 
 private:
     struct Active {
@@ -80,14 +89,19 @@ private:
         std::function<void(std::string)> end;
     };
     Result<virt::HostRef> host_ref(const std::string& host, nlohmann::json* record = nullptr);
+    // The ssh channel to `target` ("address:port" as seen from the host) on host `host`.
+    Result<std::shared_ptr<BytePipe>> tunnel(const std::string& host, const nlohmann::json& record,
+                                             const std::string& target);
     // Fills plan.attach/detach for the per-VM session registry.
     void guard_session(SessionPlan& plan, const std::string& key);
 
     catalog::Catalog& catalog_;
     virt::Hypervisor& hypervisor_;
     const ConsoleConfig& config_;
+    store::Store& store_;
     const Clock& clock_;
     TicketBook tickets_;
+    HostKeyPins pins_;
     std::mutex mutex_;
     std::map<std::string, Active> active_;  // by host/uuid (logs by "log:" host/uuid)
     std::uint64_t next_id_ = 1;

@@ -35,6 +35,7 @@ struct Ticket {
     std::chrono::system_clock::time_point expires;
     std::chrono::seconds session_limit{0};  // the longest a session started with it may last
     std::string link;                       // the tenant link it was minted for; "" = an admin's
+    bool tunnel = false;                    // the target is reached through an ssh channel to the host
 };
 
 class TicketBook {

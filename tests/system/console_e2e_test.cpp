@@ -1,6 +1,7 @@
 // Browser consoles on a real guest: the tiny test guest on qemu:///system (TCG) with a VNC
 // display on the host's loopback and a serial console. Through kvmhubd's websocket proxy:
-// RFB (greeting, security None, ServerInit, a FramebufferUpdate), the serial console (a
+// RFB (greeting, security None, ServerInit, a FramebufferUpdate) straight and through an ssh
+// tunnel (a real sshd on loopback), the serial console (a
 // command typed into the guest's shell and its output), the serial log, and headless
 // Chromium on noVNC's page (the canvas shows the guest's screen).
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "support/http_client.hpp"
+#include "support/sshd.hpp"
+#include "support/vm_fixtures.hpp"
 #include "support/ws_client.hpp"
 #include "system/one_guest.hpp"
 #include "system/system_support.hpp"
@@ -85,27 +88,21 @@ protected:
 OneGuest* ConsoleE2e::guest_ = nullptr;
 bool ConsoleE2e::started_ = false;
 
-TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
-    json shown = display("?disp=vnc");
-    EXPECT_EQ(shown["disp"], "vnc");
-    auto ws = WsClient::connect(
-        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
-        WsOptions{.protocols = {"binary"}});
-    ASSERT_NE(ws, nullptr);
-    EXPECT_EQ(ws->protocol(), "binary");
-    ByteReader in(*ws);
+// RFB through the proxy: the greeting, security None, ServerInit, and a FramebufferUpdate.
+void speak_rfb(WsClient& ws) {
+    ByteReader in(ws);
     const std::string greeting = in.take(12);
     ASSERT_EQ(greeting.substr(0, 8), "RFB 003.") << greeting;
-    ASSERT_TRUE(ws->send("RFB 003.008\n"));
+    ASSERT_TRUE(ws.send("RFB 003.008\n"));
     const std::string count = in.take(1);
     ASSERT_EQ(count.size(), 1u);
     const std::string types = in.take(static_cast<unsigned char>(count[0]));
     ASSERT_NE(types.find('\x01'), std::string::npos) << "security type None offered";
-    ASSERT_TRUE(ws->send(std::string(1, '\x01')));
+    ASSERT_TRUE(ws.send(std::string(1, '\x01')));
     const std::string result = in.take(4);
     ASSERT_EQ(result.size(), 4u);
     EXPECT_EQ(be32(result, 0), 0u) << "security handshake OK";
-    ASSERT_TRUE(ws->send(std::string(1, '\x01')));  // ClientInit: shared
+    ASSERT_TRUE(ws.send(std::string(1, '\x01')));  // ClientInit: shared
     const std::string init = in.take(24);
     ASSERT_EQ(init.size(), 24u);
     const std::uint16_t width = be16(init, 0);
@@ -119,12 +116,55 @@ TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
     request += static_cast<char>(width & 0xff);
     request += static_cast<char>(height >> 8);
     request += static_cast<char>(height & 0xff);
-    ASSERT_TRUE(ws->send(request));
+    ASSERT_TRUE(ws.send(request));
     const std::string update = in.take(4);
     ASSERT_EQ(update.size(), 4u);
     EXPECT_EQ(update[0], '\x00') << "FramebufferUpdate";
     EXPECT_GE(be16(update, 2), 1) << "at least one rectangle";
+}
+
+TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
+    json shown = display("?disp=vnc");
+    EXPECT_EQ(shown["disp"], "vnc");
+    auto ws = WsClient::connect(
+        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
+        WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr);
+    EXPECT_EQ(ws->protocol(), "binary");
+    speak_rfb(*ws);
     EXPECT_TRUE(ws->close());
+}
+
+// The same guest seen through a second host record on the same libvirt, whose consoles go
+// through ssh: sshd on loopback with the manager's key opens the channel to the VNC port.
+TEST_F(ConsoleE2e, SpeaksRfbThroughAnSshTunnel) {
+    auto key = guest_->get("/conf/ssh_pubkey/");
+    ASSERT_EQ(key.status, 200) << key.body;
+    Sshd sshd(SshdOptions{.authorized_keys = key.body});
+    ASSERT_TRUE(sshd.running()) << sshd.error();
+    json host = host_body("kvmssh", "qemu:///system", "testguest");
+    host["sshport"] = std::to_string(sshd.port());
+    host["sshuser"] = current_user();
+    host["console_tunnel"] = "ssh";
+    auto added = guest_->post("/conf/host/", host.dump());
+    ASSERT_EQ(added.status, 200) << added.body;
+    auto shown = guest_->get("/vm/display/kvmssh/" + guest_->uuid() + "?disp=vnc");
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    auto ws = WsClient::connect(
+        port(), "/vm/websockify/kvmssh/" + guest_->uuid() + "?ticket=" + shown.json()["token"].get<std::string>(),
+        WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr);
+    speak_rfb(*ws);
+    EXPECT_TRUE(ws->close());
+    // sshd opened the channel to qemu's VNC port: the RFB bytes went through it.
+    auto vnc = virsh({"vncdisplay", guest_->uuid()});
+    ASSERT_EQ(vnc.exit_code, 0) << vnc.output;
+    const int vnc_port = 5900 + std::stoi(vnc.output.substr(vnc.output.find(':') + 1));
+    EXPECT_TRUE(sshd.wait_for_channel_to(vnc_port)) << sshd.log();
+    EXPECT_TRUE(guest_->daemon().wait_for_output("via=ssh"));
+    auto removed =
+        http_request("DELETE", guest_->daemon().url() + "/conf/host/?name=kvmssh", "", bearer(guest_->token()));
+    EXPECT_EQ(removed.status, 200) << removed.body;
 }
 
 TEST_F(ConsoleE2e, SerialConsoleRunsACommandInTheGuestShell) {

@@ -1,0 +1,21 @@
+// Small helpers for tests that run servers on this machine.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace kvmhub::test {
+
+// A loopback port that was free a moment ago (for a server whose address must be known before
+// it starts, e.g. a daemon that is its own META_SRV, or sshd).
+int free_port();
+// Polls `done` every 100 ms until it holds or `timeout` passes; returns its last answer.
+bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout);
+// How many entries a directory has (e.g. /proc/<pid>/fd, /proc/<pid>/task); 0 when unreadable.
+std::size_t dir_entries(const std::string& dir);
+// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
+}  // namespace kvmhub::test
