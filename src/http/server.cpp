@@ -83,9 +83,13 @@ struct SeriesView {
 
 struct SeriesLess {
     using is_transparent = void;
+    template <class K>
+    static std::tuple<int, Method, std::string_view> key(const K& k) {
+        return {k.status, k.method, k.route};
+    }
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
-        return std::tie(a.status, a.method, a.route) < std::tie(b.status, b.method, b.route);
+        return key(a) < key(b);
     }
 };
 
