@@ -90,13 +90,21 @@ struct SeedService::Cache {
         ++generation;
         seeds.erase(std::string(uuid));
     }
+    // A change committed at `revision` (seen through the watch, possibly after this daemon's own
+    // render already dropped the old seed and a fetch loaded the new one: that one is kept).
+    void changed(std::string_view uuid, std::int64_t revision) {
+        std::lock_guard lock(mutex);
+        ++generation;
+        auto it = seeds.find(std::string(uuid));
+        if (it != seeds.end() && it->second->files().revision < revision) seeds.erase(it);
+    }
 };
 
 SeedService::SeedService(store::Store& store, catalog::Catalog& catalog)
     : store_(store), catalog_(catalog), cache_(std::make_unique<Cache>()) {
     auto watch = store_.watch(kMetaPrefix, [cache = cache_.get()](const std::vector<store::Event>& events) {
         for (const auto& e : events)
-            if (auto uuid = uuid_of(e.kv.key); !uuid.empty()) cache->drop(uuid);
+            if (auto uuid = uuid_of(e.kv.key); !uuid.empty()) cache->changed(uuid, e.kv.mod_revision);
     });
     if (!watch) {
         log::get("cloudinit")->warn("seeds not cached, cannot watch the store desc={}", watch.error().desc);
