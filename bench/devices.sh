@@ -5,6 +5,7 @@
 # Usage: bench/devices.sh [BUILD_DIR]   (env: GOLD_DATA_MB=1024: real data in the gold)
 # Prints timings for the README; nothing here passes or fails.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build_dir=$(cd "${1:-build}" && pwd)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 port=${PORT:-18081}
@@ -37,12 +38,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-  sleep 0.1
-done
-token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+token=$(admin_token "$port" "$password" "$work/daemon.log")
 api() { curl -sf -H "Authorization: Bearer $token" "$@"; }
 api -X PUT --data-binary @"$repo/tests/system/testguest.tpl" "http://127.0.0.1:$port/conf/template/domain/testguest" >/dev/null
 api "http://127.0.0.1:$port/conf/host/" -d "{\"name\":\"local\",\"tpl\":\"testguest\",\"url\":\"qemu:///system\",\"arch\":\"x86_64\",

@@ -10,6 +10,7 @@
 # nginx runs from a temp dir with its own config, pid file, logs and temp paths on a free
 # loopback port, and is stopped by its PID. Numbers are for the README, never pass/fail.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build_dir=${1:-build}
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
@@ -40,13 +41,7 @@ trap cleanup EXIT
 KVMHUB_ADMIN_PASSWORD=$password KVMHUB_ACCESS_LOG=false KVMHUB_DEMO=false KVMHUB_META_SRV="127.0.0.1:$port" \
   "$build_dir/kvmhubd" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn >"$work/daemon.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-  sleep 0.1
-done
-token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { echo "bench: login failed"; cat "$work/daemon.log"; exit 1; }
+token=$(admin_token "$port" "$password" "$work/daemon.log")
 auth=(-H "Authorization: Bearer $token")
 
 # One VM on libvirt's in-process test driver, with a typical seed.

@@ -3,6 +3,7 @@
 # Usage: bench/run.sh [BUILD_DIR]   (env: DURATION=10s CONNECTIONS=32 THREADS=1 HOSTS=100 VMS=100)
 # Prints wrk's report per endpoint. Numbers are for the README; nothing here passes or fails.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 build_dir=${1:-build}
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
@@ -17,13 +18,7 @@ pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break
-  sleep 0.1
-done
-token=$(curl -sf -X POST "http://127.0.0.1:$port/api/login" \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-[ -n "$token" ] || { echo "bench: login failed"; cat "$work/daemon.log"; exit 1; }
+token=$(admin_token "$port" "$password" "$work/daemon.log")
 
 echo "== GET /healthz (wrk -t$threads -c$connections -d$duration, $(nproc) cores shared with wrk)"
 wrk -t"$threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port/healthz"
