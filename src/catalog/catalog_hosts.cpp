@@ -14,8 +14,8 @@ const std::string kHosts = std::string(kCatalogPrefix) + "hosts/";
 const std::string kDevices = std::string(kCatalogPrefix) + "devices/";
 
 // The fields of a host record; anything else in the body must be a device flag.
-const std::set<std::string> kHostFields{"name",    "tpl",     "url",  "arch",      "ipaddr",
-                                        "sshport", "sshuser", "pool", "pool_path", "meta_iso", "console_tunnel"};
+const std::set<std::string> kHostFields{"name",    "tpl",  "url",       "arch",     "ipaddr",        "sshport",
+                                        "sshuser", "pool", "pool_path", "meta_iso", "console_tunnel"};
 
 // An absolute directory path without "..", quotes or control characters: it goes into pool XML
 // and names a directory libvirt creates on the host.
@@ -35,6 +35,18 @@ Status check_pool_path(const std::string& path) {
 
 std::string device_type(const std::string& device) {
     return device.substr(0, device.find('.'));
+}
+
+// Copies an optional string field of `body` into `host` once `check` accepts it; an absent or
+// empty one is left out (the host's default applies).
+template <class Check>
+Status copy_optional(const nlohmann::json& body, nlohmann::json& host, const char* field, Check check) {
+    auto value = optional_string_field(body, field);
+    if (!value) return tl::unexpected(value.error());
+    if (value->empty()) return {};
+    if (auto ok = check(*value); !ok) return ok;
+    host[field] = *value;
+    return {};
 }
 
 }  // namespace
@@ -83,41 +95,28 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
     if (auto ok = check_host("ipaddr", host["ipaddr"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_name("sshuser", host["sshuser"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     // The host's storage pool for kvmhub's volumes; absent = the defaults (kvmhub, /var/lib/kvmhub/pool).
-    auto pool = optional_string_field(body, "pool");
-    if (!pool) return tl::unexpected(pool.error());
-    if (!pool->empty()) {
-        if (auto ok = check_name("pool", *pool); !ok) return tl::unexpected(ok.error());
-        host["pool"] = *pool;
-    }
-    auto pool_path = optional_string_field(body, "pool_path");
-    if (!pool_path) return tl::unexpected(pool_path.error());
-    if (!pool_path->empty()) {
-        if (auto ok = check_pool_path(*pool_path); !ok) return tl::unexpected(ok.error());
-        host["pool_path"] = *pool_path;
-    }
+    if (auto ok = copy_optional(body, host, "pool", [](const std::string& v) { return check_name("pool", v); }); !ok)
+        return tl::unexpected(ok.error());
+    if (auto ok = copy_optional(body, host, "pool_path", check_pool_path); !ok) return tl::unexpected(ok.error());
     // Where an ISO mode VM's CD-ROM takes its cidata ISO from; absent = url.
-    auto meta_iso = optional_string_field(body, "meta_iso");
-    if (!meta_iso) return tl::unexpected(meta_iso.error());
-    if (!meta_iso->empty()) {
-        if (*meta_iso != kMetaIsoUrl && *meta_iso != kMetaIsoPool)
-            return fail(Errc::BadInput, "meta_iso",
-                        fmt::format("'meta_iso' is '{}': give url (qemu on the host reads the ISO from META_SRV over "
-                                    "http) or pool (kvmhub uploads it into the host's storage pool, for hosts that "
-                                    "cannot reach META_SRV)",
-                                    *meta_iso));
-        host["meta_iso"] = *meta_iso;
-    }
+    auto meta_iso = [](const std::string& v) -> Status {
+        if (v == kMetaIsoUrl || v == kMetaIsoPool) return {};
+        return fail(Errc::BadInput, "meta_iso",
+                    fmt::format("'meta_iso' is '{}': give url (qemu on the host reads the ISO from META_SRV over "
+                                "http) or pool (kvmhub uploads it into the host's storage pool, for hosts that "
+                                "cannot reach META_SRV)",
+                                v));
+    };
+    if (auto ok = copy_optional(body, host, "meta_iso", meta_iso); !ok) return tl::unexpected(ok.error());
     // How consoles are reached: auto (absent), ssh or off.
-    auto tunnel = optional_string_field(body, "console_tunnel");
-    if (!tunnel) return tl::unexpected(tunnel.error());
-    if (!tunnel->empty()) {
-        if (*tunnel != "auto" && *tunnel != "ssh" && *tunnel != "off")
-            return fail(Errc::BadInput, "console_tunnel",
-                        fmt::format("console_tunnel '{}' is not known: use auto (through ssh when the graphics "
-                                    "listen on a remote host's loopback; the default), ssh (always) or off (never)",
-                                    *tunnel));
-        host["console_tunnel"] = *tunnel;
-    }
+    auto tunnel = [](const std::string& v) -> Status {
+        if (v == "auto" || v == "ssh" || v == "off") return {};
+        return fail(Errc::BadInput, "console_tunnel",
+                    fmt::format("console_tunnel '{}' is not known: use auto (through ssh when the graphics "
+                                "listen on a remote host's loopback; the default), ssh (always) or off (never)",
+                                v));
+    };
+    if (auto ok = copy_optional(body, host, "console_tunnel", tunnel); !ok) return tl::unexpected(ok.error());
     if (auto t = parsed_template(TemplateKind::Domain, host["tpl"]); !t)
         return fail(Errc::BadInput, "tpl",
                     fmt::format("no domain template named '{}'", host["tpl"].get<std::string>()));
