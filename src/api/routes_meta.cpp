@@ -32,36 +32,41 @@ bool parse_offset(std::string_view text, std::uint64_t& out) {
     return ec == std::errc() && end == text.data() + text.size();
 }
 
-// Cuts `reply` (a whole 200 body) down to the one byte range of a Range header: 206, or 416
-// when it lies outside the body. A header this does not understand (another unit, several
-// ranges) leaves the whole body, as RFC 9110 allows.
-void apply_range(Reply& reply, std::string_view range) {
-    if (!range.starts_with("bytes=") || range.find(',') != std::string_view::npos) return;
-    range.remove_prefix(6);
-    const auto dash = range.find('-');
-    if (dash == std::string_view::npos) return;
-    const std::uint64_t size = reply.body.size();
+// Sets `reply`'s body to `whole` (200), or to the one byte range a Range header asks for: 206,
+// or 416 when it lies outside. A header this does not understand (another unit, several
+// ranges) gets the whole body, as RFC 9110 allows. Only the bytes sent are copied.
+void set_ranged_body(Reply& reply, std::string_view whole, const std::string* header) {
+    reply.body.clear();
+    std::string_view range = header ? std::string_view(*header) : std::string_view();
+    const std::uint64_t size = whole.size();
     std::uint64_t first = 0;
     std::uint64_t last = size == 0 ? 0 : size - 1;
-    if (dash == 0) {  // the last N bytes
+    bool ranged = range.starts_with("bytes=") && range.find(',') == std::string_view::npos;
+    if (ranged) range.remove_prefix(6);
+    const auto dash = range.find('-');
+    ranged = ranged && dash != std::string_view::npos;
+    if (ranged && dash == 0) {  // the last N bytes
         std::uint64_t suffix = 0;
-        if (!parse_offset(range.substr(1), suffix)) return;
+        ranged = parse_offset(range.substr(1), suffix);
         first = suffix >= size ? 0 : size - suffix;
         if (suffix == 0) first = size;
-    } else {
-        if (!parse_offset(range.substr(0, dash), first)) return;
-        if (dash + 1 < range.size() && !parse_offset(range.substr(dash + 1), last)) return;
+    } else if (ranged) {
+        ranged = parse_offset(range.substr(0, dash), first) &&
+                 (dash + 1 == range.size() || parse_offset(range.substr(dash + 1), last));
         if (last >= size) last = size == 0 ? 0 : size - 1;
+    }
+    if (!ranged) {
+        reply.body.assign(whole);
+        return;
     }
     if (first >= size || first > last) {
         reply.status = 416;
-        reply.body.clear();
         reply.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
         return;
     }
     reply.status = 206;
     reply.headers.emplace_back("Content-Range", fmt::format("bytes {}-{}/{}", first, last, size));
-    reply.body = reply.body.substr(first, last - first + 1);
+    reply.body.assign(whole.substr(first, last - first + 1));
 }
 
 Reply cidata_iso(ApiContext& ctx, Request& req) {
@@ -78,12 +83,12 @@ Reply cidata_iso(ApiContext& ctx, Request& req) {
     }
     const auto& iso = (*seed)->iso();
     if (!iso) return Reply::error(iso.error());
-    Reply reply = Reply::text(*iso, "application/x-iso9660-image");
+    Reply reply = Reply::text("", "application/x-iso9660-image");
     reply.headers.emplace_back("ETag", etag);
     reply.headers.emplace_back("Accept-Ranges", "bytes");
     const std::string* if_range = req.header("if-range");
-    if (const std::string* range = req.header("range"); range != nullptr && (if_range == nullptr || *if_range == etag))
-        apply_range(reply, *range);
+    const bool range_applies = if_range == nullptr || *if_range == etag;
+    set_ranged_body(reply, *iso, range_applies ? req.header("range") : nullptr);
     return reply;
 }
 
