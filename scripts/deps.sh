@@ -61,8 +61,13 @@ install_ui() {
   fi
 }
 
+# Without udev (containers, no systemd) /dev/kvm stays root:root 0600 and libvirtd re-probes
+# qemu on every call: give it udev's mode (scripts/kvm-device.sh says why).
+kvm_device() { "$(dirname "$0")/kvm-device.sh"; }
+
 if [ ${#missing[@]} -eq 0 ]; then
   install_ui
+  kvm_device
   exit 0
 fi
 
@@ -82,3 +87,4 @@ if [ -L "$autostart" ] || [ -e "$autostart" ]; then
 fi
 
 install_ui
+kvm_device

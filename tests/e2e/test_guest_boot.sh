@@ -47,8 +47,8 @@ fail() { # name [log]: shows the end of the serial log, when there is one
   fi
   failed=$((failed + 1))
 }
-skip() {
-  echo "SKIP: $1"
+skip() { # a check this guest cannot run; `make test` lists it with its reason (tests/skips.sh)
+  echo "kvmhub-skipped-check: $1"
   skipped=$((skipped + 1))
 }
 

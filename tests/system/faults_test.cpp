@@ -12,6 +12,7 @@
 #include "store/sqlite_store.hpp"
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/skip.hpp"
 #include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
 #include "system/system_support.hpp"
@@ -38,7 +39,7 @@ class LibvirtdFaults : public ::testing::Test {
 protected:
     void SetUp() override {
         // Signalling or restarting a libvirtd these tests did not start is not theirs to do.
-        if (libvirtd_pid() < 0) GTEST_SKIP() << "libvirtd was already running before the tests: not ours to restart";
+        if (libvirtd_pid() < 0) KVMHUB_SKIP(ForeignLibvirtd);
         std::ofstream(dir_.file("node.xml")) << "<node/>\n";
         add_host("kvm1", "qemu:///system");
         add_host("node", "test+unix://" + dir_.file("node.xml"));

@@ -17,6 +17,10 @@ dir=$(cd "$dir" && pwd)
 
 log() { echo "libvirtd.sh: $*" >&2; }
 
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# A cached capabilities call takes milliseconds; a re-probe takes seconds.
+slow_capabilities_ms=${SLOW_CAPABILITIES_MS:-2000}
+
 answers() { timeout 10 virsh -q -c qemu:///system version >/dev/null 2>&1; }
 
 wait_answer() {
@@ -45,6 +49,28 @@ stop_pidfile() {
   fi
 }
 
+# A libvirtd that throws its qemu capability cache away re-probes qemu on every call: each
+# call takes seconds and every system test would pile up 30 s timeouts. Stop here instead and
+# name the cause. The first call may probe (a fresh daemon); the second must not.
+check_capability_cache() {
+  local start ms
+  timeout 120 virsh -q -c qemu:///system capabilities >/dev/null 2>&1 || true
+  start=$(date +%s%N)
+  if ! timeout 120 virsh -q -c qemu:///system capabilities >/dev/null 2>&1; then
+    log "virsh capabilities failed on qemu:///system"
+    return 1
+  fi
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  if [ "$ms" -gt "$slow_capabilities_ms" ]; then
+    log "libvirtd re-probes qemu on every call: a second 'virsh capabilities' took $ms ms (limit $slow_capabilities_ms)."
+    log "The usual cause is that qemu's user cannot open /dev/kvm ($(stat -c '%U:%G %a' /dev/kvm 2>/dev/null || echo missing));"
+    log "libvirtd's debug log then says 'KVM was enabled when probing ..., but it is not available now'."
+    log "Fix: chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (what udev does; scripts/kvm-device.sh), then run the tests again."
+    return 1
+  fi
+  log "qemu capabilities cached: a second 'virsh capabilities' took $ms ms"
+}
+
 start_libvirtd() {
   # A stale pid file from a crashed run would make libvirtd refuse to start.
   rm -f "$dir/libvirtd.pid"
@@ -55,9 +81,13 @@ start_libvirtd() {
 case $cmd in
   start)
     rm -f "$dir/external"
+    # Before anything asks libvirtd: /dev/kvm as udev leaves it, also for a daemon that
+    # already runs (its next capability check then holds).
+    "$repo/scripts/kvm-device.sh"
     if answers; then
       log "using the libvirtd that is already running (it will not be stopped)"
       touch "$dir/external"
+      check_capability_cache
       exit 0
     fi
     for tool in libvirtd virtlogd virsh; do
@@ -70,18 +100,11 @@ case $cmd in
       log "the system tests need root (qemu:///system)"
       exit 1
     fi
-    # Without udev, /dev/kvm stays root-only; libvirt then finds KVM unusable for its qemu
-    # user but probed with it as root, throws its capability cache away at every start and
-    # probes qemu again (tens of seconds here). Give it the owner and mode udev gives it.
-    if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" = root:600 ]; then
-      log "setting /dev/kvm to root:kvm 0660, as udev does on Debian"
-      chgrp kvm /dev/kvm
-      chmod 0660 /dev/kvm
-    fi
     rm -f "$dir/virtlogd.pid"
     virtlogd -d -p "$dir/virtlogd.pid"
     start_libvirtd
     log "started libvirtd pid $(cat "$dir/libvirtd.pid"), virtlogd pid $(cat "$dir/virtlogd.pid")"
+    check_capability_cache
     ;;
   stop)
     stop_pidfile "$dir/libvirtd.pid"
