@@ -108,6 +108,7 @@ struct Services {
         virt::VirtOptions virt_options;
         virt_options.call_timeout = config.libvirt.call_timeout;
         virt_options.max_in_flight_per_host = config.libvirt.max_calls_per_host;
+        virt_options.metrics = &metrics;
         hypervisor = virt::make_libvirt_hypervisor(virt_options);
         seeds = std::make_unique<cloudinit::SeedService>(*store, *catalog);
         golds = std::make_unique<disks::GoldCache>(

@@ -65,8 +65,25 @@ Reply iso_delete(ApiContext& ctx, Request& req) {
     return audited(ctx, req, "iso.delete", *name, ctx.catalog.delete_iso(*name));
 }
 
+// How the host's libvirt calls went lately: a host that answers, but slowly, shows here.
+nlohmann::json libvirt_state(const std::map<std::string, virt::HostCallStats>& calls, const std::string& host) {
+    auto it = calls.find(host);
+    if (it == calls.end()) return {{"calls", 0}, {"timeouts", 0}, {"slow", false}};
+    const auto& s = it->second;
+    nlohmann::json out = {{"calls", s.calls},          {"timeouts", s.timeouts},       {"slow", s.slow()},
+                          {"last_op", s.last_op},      {"last_call_ms", s.last_ms},    {"last_call_at", s.last_at_ms},
+                          {"last_timed_out", s.last_timed_out}};
+    if (s.last_timeout_at_ms) out["last_timeout_at"] = s.last_timeout_at_ms;
+    return out;
+}
+
 Reply tpl_host(ApiContext& ctx, Request&) {
-    return listing("host", ctx.catalog.host_view());
+    auto hosts = ctx.catalog.host_view();
+    if (hosts) {
+        const auto calls = ctx.vms.host_calls();
+        for (auto& h : *hosts) h["libvirt"] = libvirt_state(calls, h.value("name", ""));
+    }
+    return listing("host", hosts);
 }
 
 Reply tpl_device(ApiContext& ctx, Request& req) {

@@ -71,14 +71,30 @@ const std::vector<double>& Metrics::default_latency_bounds() {
     return bounds;
 }
 
+Metrics::Family& Metrics::family(std::string_view name, std::string_view help, Kind kind) {
+    auto fam = families_.find(name);
+    if (fam == families_.end()) {
+        Family created;
+        created.help = std::string(help);
+        created.kind = kind;
+        fam = families_.emplace(std::string(name), std::move(created)).first;
+    }
+    return fam->second;
+}
+
 Counter& Metrics::counter(std::string_view name, std::string_view help, const Labels& labels) {
     std::string key = render_labels(labels);
     std::lock_guard lock(mutex_);
-    auto fam = families_.find(name);
-    if (fam == families_.end())
-        fam = families_.emplace(std::string(name), Family{std::string(help), false, {}, {}}).first;
-    auto& slot = fam->second.counters[key];
+    auto& slot = family(name, help, Kind::Counter).counters[key];
     if (!slot) slot = std::make_unique<Counter>();
+    return *slot;
+}
+
+Gauge& Metrics::gauge(std::string_view name, std::string_view help, const Labels& labels) {
+    std::string key = render_labels(labels);
+    std::lock_guard lock(mutex_);
+    auto& slot = family(name, help, Kind::Gauge).gauges[key];
+    if (!slot) slot = std::make_unique<Gauge>();
     return *slot;
 }
 
@@ -86,10 +102,7 @@ Histogram& Metrics::histogram(std::string_view name, std::string_view help, cons
                               const std::vector<double>& bounds) {
     std::string key = render_labels(labels);
     std::lock_guard lock(mutex_);
-    auto fam = families_.find(name);
-    if (fam == families_.end())
-        fam = families_.emplace(std::string(name), Family{std::string(help), true, {}, {}}).first;
-    auto& slot = fam->second.histograms[key];
+    auto& slot = family(name, help, Kind::Histogram).histograms[key];
     if (!slot) slot = std::make_unique<Histogram>(bounds);
     return *slot;
 }
@@ -98,9 +111,10 @@ std::string Metrics::render() const {
     std::string out;
     std::lock_guard lock(mutex_);
     for (const auto& [name, fam] : families_) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, fam.help, name,
-                           fam.is_histogram ? "histogram" : "counter");
+        const char* type = fam.kind == Kind::Histogram ? "histogram" : fam.kind == Kind::Gauge ? "gauge" : "counter";
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, fam.help, name, type);
         for (const auto& [labels, c] : fam.counters) out += fmt::format("{}{} {}\n", name, labels, c->value());
+        for (const auto& [labels, g] : fam.gauges) out += fmt::format("{}{} {}\n", name, labels, g->value());
         for (const auto& [labels, h] : fam.histograms) {
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i < h->bounds().size(); ++i) {

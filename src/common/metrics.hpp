@@ -1,4 +1,4 @@
-// A small Prometheus registry: counters and histograms with labels, rendered as text.
+// A small Prometheus registry: counters, gauges and histograms with labels, rendered as text.
 // Lookups take a mutex; the returned series are stable and updated lock-free.
 #pragma once
 
@@ -25,6 +25,16 @@ private:
     std::atomic<std::uint64_t> value_{0};
 };
 
+// A value that goes up and down (the last libvirt call's latency of a host).
+class Gauge {
+public:
+    void set(double value) noexcept { value_.store(value, std::memory_order_relaxed); }
+    double value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<double> value_{0};
+};
+
 class Histogram {
 public:
     explicit Histogram(std::vector<double> bounds);
@@ -46,6 +56,7 @@ class Metrics {
 public:
     // Registers a family once (later calls keep the first help text).
     Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {});
+    Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {});
     Histogram& histogram(std::string_view name, std::string_view help, const Labels& labels = {},
                          const std::vector<double>& bounds = default_latency_bounds());
 
@@ -55,12 +66,15 @@ public:
     static const std::vector<double>& default_latency_bounds();
 
 private:
+    enum class Kind { Counter, Gauge, Histogram };
     struct Family {
         std::string help;
-        bool is_histogram = false;
+        Kind kind = Kind::Counter;
         std::map<std::string, std::unique_ptr<Counter>> counters;  // by rendered label set
+        std::map<std::string, std::unique_ptr<Gauge>> gauges;
         std::map<std::string, std::unique_ptr<Histogram>> histograms;
     };
+    Family& family(std::string_view name, std::string_view help, Kind kind);  // with mutex_ held
     mutable std::mutex mutex_;
     std::map<std::string, Family, std::less<>> families_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "virt/error.hpp"
 
 namespace kvmhub::virt {
@@ -12,10 +13,15 @@ long long ms_since(CallExecutor::Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(CallExecutor::Clock::now() - start).count();
 }
 
+std::int64_t unix_ms_now() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 CallExecutor::CallExecutor(const VirtOptions& options)
-    : timeout_(options.call_timeout), state_(std::make_shared<State>()) {
+    : timeout_(options.call_timeout), metrics_(options.metrics), state_(std::make_shared<State>()) {
     state_->max_in_flight = std::max(1, options.max_in_flight_per_host);
     int count = std::max(1, options.worker_threads);
     state_->alive = count;
@@ -86,6 +92,7 @@ Status CallExecutor::enqueue(Job job, Clock::time_point deadline) {
     });
     if (state_->stop) return tl::unexpected(failed({job.host_name, job.host_key}, job.op, "shutting down"));
     if (!has_slot) {
+        lock.unlock();
         log::get("virt")->warn("libvirt call found no free slot host={} op={} limit={}", job.host_name, job.op,
                                state_->max_in_flight);
         return tl::unexpected(timed_out({job.host_name, job.host_key}, job.op));
@@ -96,10 +103,45 @@ Status CallExecutor::enqueue(Job job, Clock::time_point deadline) {
     return {};
 }
 
+std::map<std::string, HostCallStats> CallExecutor::stats() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->stats;
+}
+
+void CallExecutor::ended(const HostRef& host, std::string_view op, Clock::duration waited, bool timed_out) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+    const auto now = unix_ms_now();
+    {
+        std::lock_guard lock(state_->mutex);
+        auto& s = state_->stats[host.name];
+        s.last_op = op;
+        s.last_ms = ms;
+        s.last_at_ms = now;
+        s.last_timed_out = timed_out;
+        ++s.calls;
+        if (timed_out) {
+            ++s.timeouts;
+            s.last_timeout_at_ms = now;
+        }
+    }
+    if (!timed_out && waited >= kSlowCall)
+        log::get("virt")->warn("libvirt call slow host={} uri={} op={} ms={}", host.name, host.url, op, ms);
+    if (!metrics_) return;
+    const Labels labels{{"host", host.name}};
+    const double seconds = std::chrono::duration<double>(waited).count();
+    metrics_->histogram("kvmhub_libvirt_call_duration_seconds", "libvirt call latency by host, as callers waited", labels)
+        .observe(seconds);
+    metrics_->gauge("kvmhub_libvirt_last_call_seconds", "latency of the host's last libvirt call", labels).set(seconds);
+    if (timed_out)
+        metrics_->counter("kvmhub_libvirt_call_timeouts_total", "libvirt calls whose caller gave up, by host", labels)
+            .inc();
+}
+
 Error CallExecutor::timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited,
                               bool stalled) {
     log::get("virt")->warn("libvirt call timed out host={} uri={} op={} ms={} stalled={}", host.name, host.url, op,
                            waited.count(), stalled);
+    ended(host, op, waited, true);
     return Error{Errc::HostTimeout, "host",
                  stalled ? fmt::format("host {} made no progress on {} for {} ms", host.name, op, waited.count())
                          : "host " + host.name + " did not answer within " + std::to_string(waited.count()) + " ms",

@@ -66,6 +66,8 @@ public:
                                         F fn);
 
     std::chrono::milliseconds timeout() const { return timeout_; }
+    // Per host name: how its calls went (see HostCallStats).
+    std::map<std::string, HostCallStats> stats() const;
 
 private:
     struct Job {
@@ -82,6 +84,7 @@ private:
         std::condition_variable exited;     // a worker left its loop
         std::deque<Job> queue;
         std::map<std::string, int> in_flight;  // by host URI
+        std::map<std::string, HostCallStats> stats;  // by host name
         int max_in_flight = 1;
         int alive = 0;
         bool stop = false;
@@ -90,12 +93,16 @@ private:
     static void work(std::shared_ptr<State> state);
     // Waits for a slot on the host (until `deadline`) and queues the job.
     Status enqueue(Job job, Clock::time_point deadline);
-    Error timed_out(const HostRef& host, std::string_view op) const { return timed_out(host, op, timeout_, false); }
-    // After `waited` in all, or (`stalled`) after `waited` without progress.
-    static Error timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited, bool stalled);
+    Error timed_out(const HostRef& host, std::string_view op) { return timed_out(host, op, timeout_, false); }
+    // After `waited` in all, or (`stalled`) after `waited` without progress; counted as a
+    // timed-out call of the host.
+    Error timed_out(const HostRef& host, std::string_view op, std::chrono::milliseconds waited, bool stalled);
     static Error failed(const HostRef& host, std::string_view op, std::string_view why);
+    // A call the caller waited `waited` for: the host's stats, metrics, and a warning when slow.
+    void ended(const HostRef& host, std::string_view op, Clock::duration waited, bool timed_out);
 
     std::chrono::milliseconds timeout_;
+    Metrics* metrics_;
     std::shared_ptr<State> state_;
     std::vector<std::thread> workers_;
 };
@@ -109,7 +116,8 @@ template <typename F>
 std::invoke_result_t<F&> CallExecutor::call_for(const HostRef& host, std::string_view op,
                                                 std::chrono::milliseconds timeout, F fn) {
     using R = std::invoke_result_t<F&>;
-    auto deadline = Clock::now() + timeout;
+    const auto started = Clock::now();
+    auto deadline = started + timeout;
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
     auto done = task->get_future();
     auto abandoned = std::make_shared<std::atomic<bool>>(false);
@@ -120,6 +128,7 @@ std::invoke_result_t<F&> CallExecutor::call_for(const HostRef& host, std::string
         abandoned->store(true);
         return tl::unexpected(timed_out(host, op, timeout, false));
     }
+    ended(host, op, Clock::now() - started, false);
     try {
         return done.get();
     } catch (const std::exception& e) {
@@ -132,11 +141,12 @@ template <typename F>
 std::invoke_result_t<F&> CallExecutor::call_alive(const HostRef& host, std::string_view op,
                                                   std::shared_ptr<Heartbeat> beat, F fn) {
     using R = std::invoke_result_t<F&>;
+    const auto started = Clock::now();
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
     auto done = task->get_future();
     auto abandoned = std::make_shared<std::atomic<bool>>(false);
     Job job{host.url, host.name, std::string(op), [task] { (*task)(); }, abandoned};
-    if (auto queued = enqueue(std::move(job), Clock::now() + timeout_); !queued) return tl::unexpected(queued.error());
+    if (auto queued = enqueue(std::move(job), started + timeout_); !queued) return tl::unexpected(queued.error());
     beat->beat();  // the wait for a slot is not the call's fault
     while (done.wait_until(beat->last_beat() + timeout_) != std::future_status::ready) {
         if (Clock::now() < beat->last_beat() + timeout_) continue;  // it beat while we slept
@@ -144,6 +154,7 @@ std::invoke_result_t<F&> CallExecutor::call_alive(const HostRef& host, std::stri
         beat->abandoned.store(true);
         return tl::unexpected(timed_out(host, op, timeout_, true));
     }
+    ended(host, op, Clock::now() - started, false);
     try {
         return done.get();
     } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,10 @@
 
 #include "common/byte_pipe.hpp"
 #include "common/result.hpp"
+
+namespace kvmhub {
+class Metrics;
+}  // namespace kvmhub
 
 namespace kvmhub::virt {
 
@@ -31,6 +36,28 @@ struct VirtOptions {
     std::chrono::milliseconds copy_timeout{std::chrono::hours(1)};
     int max_in_flight_per_host = 4;  // libvirtd serves 5 calls per client by default
     int worker_threads = 16;         // threads that make the blocking calls
+    // Where per-host call latencies and timeouts go (kvmhub_libvirt_*); none when null. Only
+    // callers' threads touch it, never a worker that may outlive the hypervisor.
+    Metrics* metrics = nullptr;
+};
+
+// How a host's libvirt calls went lately, as the callers saw them (queueing included): the
+// host's state for operators (/tpl/host/), since a host whose libvirtd answers slowly (a
+// capability re-probe on every call, a loaded daemon) looks healthy in every other way.
+// A call that took this long answered, but something is wrong with the host: its libvirtd is
+// overloaded, or it re-probes qemu on every call (docs/troubleshooting.md).
+inline constexpr std::chrono::milliseconds kSlowCall{2000};
+
+struct HostCallStats {
+    std::string last_op;              // the last call that ended, answered or timed out
+    std::int64_t last_ms = 0;         // how long its caller waited
+    std::int64_t last_at_ms = 0;      // when it ended, unix ms
+    bool last_timed_out = false;      // its caller gave up (HostTimeout)
+    std::uint64_t calls = 0;          // calls that ended
+    std::uint64_t timeouts = 0;       // of them, timed out
+    std::int64_t last_timeout_at_ms = 0;  // unix ms; 0: never
+    // The last call timed out or took kSlowCall or more.
+    bool slow() const { return last_timed_out || last_ms >= kSlowCall.count(); }
 };
 
 struct HostCapabilities {
@@ -245,6 +272,9 @@ public:
     virtual Status detach_nic(const HostRef& host, const std::string& uuid, const std::string& mac) = 0;
     // Replaces a device in both definitions (CD-ROM media change); the XML names its target.
     virtual Status update_device(const HostRef& host, const std::string& uuid, const std::string& xml) = 0;
+
+    // Per host name, how its calls went (hosts never called are absent).
+    virtual std::map<std::string, HostCallStats> call_stats() const = 0;
 
     // Lifecycle events of every host with an open connection; called on the event thread,
     // must return quickly. One subscriber; a later call replaces it.

@@ -212,6 +212,8 @@ public:
                    [uuid, xml](virConnectPtr c, const HostRef& h) { return ops::update_device(c, h, uuid, xml); });
     }
 
+    std::map<std::string, HostCallStats> call_stats() const override { return calls_.stats(); }
+
     void on_event(std::function<void(const DomainEvent&)> callback) override { hub_->subscribe(std::move(callback)); }
 
 private:

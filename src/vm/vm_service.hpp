@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ public:
     // ---- vm_list.cpp ----
     // Host information and every guest, live; refreshes the host's part of the guest cache.
     Result<nlohmann::json> list_host(const std::string& host);
+    // Per host name, how its libvirt calls went lately (hosts never called are absent).
+    std::map<std::string, virt::HostCallStats> host_calls() const { return hypervisor_.call_stats(); }
     // Host information and one guest, as a JSON object text: from the cache when it has both,
     // else live (and then cached).
     Result<std::string> list_guest(const std::string& host, const std::string& uuid);

@@ -74,6 +74,63 @@ TEST_F(VmHosts, AHostThatNeverAnswersTimesOutWhileAnotherHostAnswers) {
     EXPECT_EQ(get("/vm/list/t1").status, 200);
 }
 
+// The host entry of /tpl/host/ named `name` ({} when missing).
+json host_entry(const HttpResponse& listing, const std::string& name) {
+    const json body = listing.json();
+    for (const auto& h : body["host"])
+        if (h.value("name", "") == name) return h;
+    return json::object();
+}
+
+// A host that stops answering is visible as such: its state in /tpl/host/ and /metrics carry
+// the last call's latency and the timeouts, and the log says which call and how long.
+TEST_F(VmHosts, AHostThatTimesOutShowsItInItsStateMetricsAndLog) {
+    Blackhole hole;
+    add_host("bh", hole.url());
+    add_host("t1", "test:///default");
+
+    auto before = host_entry(get("/tpl/host/"), "bh");
+    EXPECT_EQ(before["libvirt"], (json{{"calls", 0}, {"timeouts", 0}, {"slow", false}})) << before.dump();
+
+    EXPECT_EQ(get("/vm/list/t1").status, 200);
+    EXPECT_EQ(get("/vm/list/bh").status, 504);
+
+    auto listing = get("/tpl/host/");
+    ASSERT_EQ(listing.status, 200) << listing.body;
+    auto bh = host_entry(listing, "bh")["libvirt"];
+    EXPECT_EQ(bh["slow"], true) << bh.dump();
+    EXPECT_EQ(bh["last_timed_out"], true) << bh.dump();
+    EXPECT_GE(bh["timeouts"].get<int>(), 1) << bh.dump();
+    EXPECT_GE(bh["last_call_ms"].get<int>(), 2000) << bh.dump();
+    EXPECT_FALSE(bh["last_op"].get<std::string>().empty()) << bh.dump();
+    EXPECT_TRUE(bh.contains("last_timeout_at")) << bh.dump();
+    auto t1 = host_entry(listing, "t1")["libvirt"];
+    EXPECT_EQ(t1["slow"], false) << t1.dump();
+    EXPECT_EQ(t1["timeouts"], 0) << t1.dump();
+    EXPECT_GE(t1["calls"].get<int>(), 1) << t1.dump();
+    EXPECT_LT(t1["last_call_ms"].get<int>(), 2000) << t1.dump();
+
+    auto metrics = http_get(daemon_.url() + "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("kvmhub_libvirt_call_timeouts_total{host=\"bh\"} "), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("kvmhub_libvirt_last_call_seconds{host=\"bh\"} 2"), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("kvmhub_libvirt_last_call_seconds{host=\"t1\"} "), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("kvmhub_libvirt_call_duration_seconds_count{host=\"t1\"} "), std::string::npos)
+        << metrics.body;
+    EXPECT_EQ(metrics.body.find("kvmhub_libvirt_call_timeouts_total{host=\"t1\"}"), std::string::npos)
+        << metrics.body;
+
+    const std::string log = daemon_.output();
+    auto line = log.find("libvirt call timed out host=bh ");
+    ASSERT_NE(line, std::string::npos) << log;
+    const std::string text = log.substr(line, log.find('\n', line) - line);
+    EXPECT_NE(text.find(" op="), std::string::npos) << text;
+    EXPECT_NE(text.find(" ms=2000"), std::string::npos) << text;
+}
+
 class VmCacheResync : public VmHosts {
 protected:
     VmCacheResync() : VmHosts({{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "1"}}) {}

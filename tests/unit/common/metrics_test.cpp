@@ -27,6 +27,15 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
     EXPECT_NE(text.find("lat_count{route=\"/a\"} 3"), std::string::npos) << text;
 }
 
+TEST(Metrics, GaugesKeepTheLastValue) {
+    Metrics m;
+    m.gauge("last_seconds", "last call", {{"host", "h"}}).set(2.5);
+    m.gauge("last_seconds", "last call", {{"host", "h"}}).set(0.25);
+    auto text = m.render();
+    EXPECT_NE(text.find("# TYPE last_seconds gauge"), std::string::npos) << text;
+    EXPECT_NE(text.find("last_seconds{host=\"h\"} 0.25\n"), std::string::npos) << text;
+}
+
 TEST(Metrics, LabelValuesAreEscaped) {
     Metrics m;
     m.counter("c", "h", {{"path", "a\"b\\c\nd"}}).inc();

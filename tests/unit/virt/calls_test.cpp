@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/metrics.hpp"
+
 namespace kvmhub::virt {
 namespace {
 
@@ -156,6 +158,58 @@ TEST(VirtCalls, CallForUsesItsOwnDeadline) {
     ASSERT_FALSE(late);
     EXPECT_EQ(late.error().code, Errc::HostTimeout);
     EXPECT_EQ(late.error().desc, "host fast did not answer within 100 ms");
+}
+
+// Each host's calls as the callers waited for them: the host's state for operators, and metrics.
+TEST(VirtCalls, EveryEndedCallIsCountedPerHostWithItsLatency) {
+    Metrics metrics;
+    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .worker_threads = 2, .metrics = &metrics});
+    EXPECT_TRUE(calls.stats().empty());
+
+    ASSERT_TRUE(calls.call(kFast, "quick", []() -> Status { return {}; }));
+    auto fast = calls.stats().at("fast");
+    EXPECT_EQ(fast.calls, 1u);
+    EXPECT_EQ(fast.last_op, "quick");
+    EXPECT_LT(fast.last_ms, kSlowCall.count());
+    EXPECT_GT(fast.last_at_ms, 0);
+    EXPECT_FALSE(fast.slow());
+
+    // A call that answers, but only after kSlowCall, makes the host slow without a timeout.
+    ASSERT_TRUE(calls.call(kSlow, "define", []() -> Status {
+        std::this_thread::sleep_for(kSlowCall + 100ms);
+        return {};
+    }));
+    auto slow = calls.stats().at("slow");
+    EXPECT_EQ(slow.last_op, "define");
+    EXPECT_GE(slow.last_ms, kSlowCall.count());
+    EXPECT_FALSE(slow.last_timed_out);
+    EXPECT_EQ(slow.timeouts, 0u);
+    EXPECT_TRUE(slow.slow());
+
+    // A call whose caller gives up counts as a timeout, and its wait as its latency.
+    auto gate = std::make_shared<Gate>();
+    ASSERT_FALSE(calls.call_for(kSlow, "stuck", 100ms, [gate]() -> Status {
+        gate->opened.wait();
+        return {};
+    }));
+    slow = calls.stats().at("slow");
+    EXPECT_EQ(slow.calls, 2u);
+    EXPECT_EQ(slow.timeouts, 1u);
+    EXPECT_TRUE(slow.last_timed_out);
+    EXPECT_EQ(slow.last_op, "stuck");
+    EXPECT_EQ(slow.last_ms, 100);
+    EXPECT_EQ(slow.last_timeout_at_ms, slow.last_at_ms);
+    EXPECT_EQ(calls.stats().at("fast").calls, 1u) << "another host's calls are its own";
+    gate->promise.set_value();
+
+    auto text = metrics.render();
+    EXPECT_NE(text.find("kvmhub_libvirt_call_timeouts_total{host=\"slow\"} 1\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("kvmhub_libvirt_call_timeouts_total{host=\"fast\"}"), std::string::npos) << text;
+    EXPECT_NE(text.find("kvmhub_libvirt_last_call_seconds{host=\"slow\"} 0.1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("kvmhub_libvirt_call_duration_seconds_count{host=\"slow\"} 2\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("kvmhub_libvirt_call_duration_seconds_count{host=\"fast\"} 1\n"), std::string::npos)
+        << text;
 }
 
 }  // namespace
