@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -48,6 +50,55 @@ bool acceptable_request_id(std::string_view id) {
     for (char c : id)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
     return true;
+}
+
+// A refusal that ends the connection: after it, the rest of the bytes cannot be trusted to
+// frame another request.
+Reply framing_refusal(int status, const char* where, std::string desc) {
+    Reply reply = Reply::error(Error{status == 431 ? Errc::TooLarge : Errc::BadInput, where, std::move(desc), status});
+    reply.status = status;
+    reply.close = true;
+    return reply;
+}
+
+// RFC 9112's rules for a request's framing that Beast leaves to its user: without them a body
+// in a transfer coding we do not decode would be read as the next request (smuggling behind a
+// proxy). Host: exactly one on HTTP/1.1 (3.2). Transfer-Encoding: chunked once, and last (6.1,
+// 6.3); any other coding is not implemented (501); none at all on HTTP/1.0.
+std::optional<Reply> framing_error(const bhttp::request_parser<bhttp::empty_body>& parser) {
+    const auto& h = parser.get();
+    const auto hosts = h.count(bhttp::field::host);
+    if (h.version() >= 11 && hosts != 1)
+        return framing_refusal(400, "host", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
+                                                       : "a request may have only one Host header");
+    std::vector<std::string> codings;
+    for (auto it = h.find(bhttp::field::transfer_encoding); it != h.end() && it->name() == bhttp::field::transfer_encoding;
+         ++it) {
+        std::string_view value = it->value();
+        while (!value.empty()) {
+            auto comma = value.find(',');
+            std::string_view token = value.substr(0, comma);
+            value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+            if (token.empty()) continue;
+            std::string coding(token);
+            for (auto& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            codings.push_back(std::move(coding));
+        }
+    }
+    if (codings.empty()) return std::nullopt;
+    if (h.version() < 11)
+        return framing_refusal(400, "transfer-encoding", "an HTTP/1.0 request cannot have a Transfer-Encoding");
+    if (codings.back() != "chunked")
+        return framing_refusal(400, "transfer-encoding",
+                               "the last transfer coding must be chunked, or the body's length is unknown");
+    if (std::count(codings.begin(), codings.end(), "chunked") > 1)
+        return framing_refusal(400, "transfer-encoding", "the chunked coding may be applied only once");
+    if (codings.size() > 1)
+        return framing_refusal(501, "transfer-encoding",
+                               "transfer coding '" + codings.front() + "' is not supported; send the body chunked only");
+    return std::nullopt;
 }
 
 std::shared_ptr<asio::ssl::context> make_tls_context(const ListenerConfig& l) {
@@ -332,6 +383,18 @@ struct Server::Impl {
             head.body_limit(std::numeric_limits<std::uint64_t>::max());
             beast::get_lowest_layer(stream).expires_after(config.http.idle_timeout);
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head, nothrow);
+            if (ec == bhttp::error::header_limit) {
+                Reply big = framing_refusal(
+                    431, "header", fmt::format("the request's header block is over the limit of {} bytes", kHeaderLimit));
+                co_await write_reply(stream, big, 11, false, "-");
+                co_return;
+            }
+            if (!ec) {
+                if (auto refused = framing_error(head)) {
+                    co_await write_reply(stream, *refused, head.get().version(), false, "-");
+                    co_return;
+                }
+            }
             if (ec) {
                 if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
                     ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset) {
