@@ -243,6 +243,7 @@ int routes_command(const Config& config) {
         out.push_back({{"method", http::method_name(r.method)},
                        {"pattern", r.pattern},
                        {"access", http::access_name(r.access)},
+                       {"effect", http::effect_name(r.effect)},
                        {"surface", surface_name(r.surface)}});
     std::cout << out.dump(2) << "\n";
     return 0;

@@ -3,10 +3,21 @@
 #include "auth/jwt.hpp"
 
 namespace kvmhub::api {
+namespace {
+
+constexpr std::string_view kBearer = "Bearer ";
+
+Status refuse(std::string why) {
+    return fail(Errc::Forbidden, "origin",
+                why +
+                    ": a request authenticated by the token cookie alone must come from kvmhub's own pages "
+                    "(scripts send 'Authorization: Bearer <token>')");
+}
+
+}  // namespace
 
 Result<std::string> request_token(const http::Request& request) {
     if (const std::string* authorization = request.header("authorization")) {
-        constexpr std::string_view kBearer = "Bearer ";
         if (authorization->size() <= kBearer.size() || authorization->compare(0, kBearer.size(), kBearer) != 0)
             return fail(Errc::Unauthorized, "authorization", "the Authorization header must be 'Bearer <token>'");
         return authorization->substr(kBearer.size());
@@ -17,11 +28,44 @@ Result<std::string> request_token(const http::Request& request) {
                 "no token: log in with POST /api/login and send 'Authorization: Bearer <token>'");
 }
 
-Result<std::string> AdminGuard::check(http::Access, const http::Request& request) const {
+std::string expected_origin(const http::Request& request, const std::string& public_origin) {
+    if (!public_origin.empty()) return public_origin;
+    const std::string* host = request.header("host");
+    return std::string(request.tls ? "https://" : "http://") + (host ? *host : std::string());
+}
+
+Status same_origin_proof(const http::Request& request, const std::string& origin, bool websocket) {
+    const std::string* origin_header = request.header("origin");
+    if (websocket && (!origin_header || *origin_header != origin))
+        return refuse("the websocket's Origin '" + (origin_header ? *origin_header : std::string()) + "' is not " +
+                      origin);
+    if (const std::string* site = request.header("sec-fetch-site")) {
+        if (*site == "same-origin") return {};
+        return refuse("the browser says this request comes from a " + *site + " page");
+    }
+    if (origin_header) {
+        if (*origin_header == origin) return {};
+        return refuse("the request's Origin '" + *origin_header + "' is not " + origin);
+    }
+    if (const std::string* referer = request.header("referer")) {
+        if (referer->size() > origin.size() && referer->compare(0, origin.size(), origin) == 0 &&
+            (*referer)[origin.size()] == '/')
+            return {};
+        return refuse("the request's Referer is not a page of " + origin);
+    }
+    return refuse("the request shows no origin (no Sec-Fetch-Site, Origin or Referer)");
+}
+
+Result<std::string> AdminGuard::check(const http::Route& route, const http::Request& request) const {
     auto token = request_token(request);
     if (!token) return tl::unexpected(token.error());
     auto claims = tokens_.verify(*token);
     if (!claims) return tl::unexpected(claims.error());
+    const bool cookie_only = request.header("authorization") == nullptr;
+    if (cookie_only && (route.effect != http::Effect::Reads || route.websocket)) {
+        if (auto proof = same_origin_proof(request, expected_origin(request, public_origin_), route.websocket); !proof)
+            return tl::unexpected(proof.error());
+    }
     return claims->username;
 }
 

@@ -1,5 +1,18 @@
 // Admin access: a valid token from `Authorization: Bearer <jwt>` or the `token` cookie.
+//
+// Cross-site request forgery: a browser attaches the cookie to requests that other sites make
+// (a link, a form, a fetch, a websocket; SameSite=Lax still sends it on top-level navigations
+// and to other ports of the same host). So a request whose only credential is the cookie may
+// run a route that changes state (http::Effect::Changes), or open a websocket, only with the
+// browser's own word that it comes from kvmhub's pages:
+//   Sec-Fetch-Site: same-origin, when the browser sends Sec-Fetch-Site;
+//   otherwise an Origin equal to kvmhub's origin; otherwise a Referer under it.
+// Websockets must also carry a matching Origin (browsers always send one). kvmhub's origin is
+// http.public_origin, or else the request's own (http/https by the listener + its Host header).
+// Bearer tokens are not sent by browsers on their own, so they need none of this.
 #pragma once
+
+#include <string>
 
 #include "http/router.hpp"
 
@@ -11,15 +24,24 @@ namespace kvmhub::api {
 
 class AdminGuard final : public http::AccessGuard {
 public:
-    explicit AdminGuard(const auth::TokenSigner& tokens) : tokens_(tokens) {}
-    Result<std::string> check(http::Access access, const http::Request& request) const override;
+    AdminGuard(const auth::TokenSigner& tokens, std::string public_origin)
+        : tokens_(tokens), public_origin_(std::move(public_origin)) {}
+    Result<std::string> check(const http::Route& route, const http::Request& request) const override;
 
 private:
     const auth::TokenSigner& tokens_;
+    std::string public_origin_;
 };
 
 // The token a request carries (bearer header first, then cookie); Unauthorized when none
 // or when the Authorization header is not a bearer token.
 Result<std::string> request_token(const http::Request& request);
+
+// Forbidden unless the request shows it comes from `origin`'s own pages (see above);
+// `websocket` also requires a matching Origin header.
+Status same_origin_proof(const http::Request& request, const std::string& origin, bool websocket);
+
+// kvmhub's origin for this request: `public_origin` when set, else scheme://<Host header>.
+std::string expected_origin(const http::Request& request, const std::string& public_origin);
 
 }  // namespace kvmhub::api

@@ -35,7 +35,7 @@ Result<std::string> required_query(const http::Request& request, const std::stri
 }
 
 Status build_router(http::Router& router, ApiContext& ctx) {
-    router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens));
+    router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens, ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));

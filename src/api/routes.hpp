@@ -13,6 +13,7 @@ namespace kvmhub::api {
 
 // The HTTP facade names every route file uses.
 using http::Access;
+using http::Effect;
 using http::Method;
 using http::Reply;
 using http::Request;

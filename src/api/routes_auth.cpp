@@ -72,11 +72,11 @@ Reply logout(ApiContext&, Request& req) {
 
 std::vector<http::Route> auth_routes(ApiContext& ctx) {
     return {
-        {Method::Post, "/api/login", Access::Public, Surface::Admin, bind(ctx, login), 4096},
-        {Method::Get, "/api/refresh", Access::Admin, Surface::Admin, bind(ctx, refresh), 0},
-        {Method::Post, "/api/refresh", Access::Admin, Surface::Admin, bind(ctx, refresh), 0},
-        {Method::Get, "/logout", Access::Public, Surface::Admin, bind(ctx, logout), 0},
-        {Method::Post, "/logout", Access::Public, Surface::Admin, bind(ctx, logout), 0},
+        {Method::Post, "/api/login", Access::Public, Effect::Changes, Surface::Admin, bind(ctx, login), 4096},
+        {Method::Get, "/api/refresh", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, refresh), 0},
+        {Method::Post, "/api/refresh", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, refresh), 0},
+        {Method::Get, "/logout", Access::Public, Effect::Changes, Surface::Admin, bind(ctx, logout), 0},
+        {Method::Post, "/logout", Access::Public, Effect::Changes, Surface::Admin, bind(ctx, logout), 0},
     };
 }
 

@@ -70,8 +70,12 @@ nlohmann::json libvirt_state(const std::map<std::string, virt::HostCallStats>& c
     auto it = calls.find(host);
     if (it == calls.end()) return {{"calls", 0}, {"timeouts", 0}, {"slow", false}};
     const auto& s = it->second;
-    nlohmann::json out = {{"calls", s.calls},          {"timeouts", s.timeouts},       {"slow", s.slow()},
-                          {"last_op", s.last_op},      {"last_call_ms", s.last_ms},    {"last_call_at", s.last_at_ms},
+    nlohmann::json out = {{"calls", s.calls},
+                          {"timeouts", s.timeouts},
+                          {"slow", s.slow()},
+                          {"last_op", s.last_op},
+                          {"last_call_ms", s.last_ms},
+                          {"last_call_at", s.last_at_ms},
                           {"last_timed_out", s.last_timed_out}};
     if (s.last_timeout_at_ms) out["last_timeout_at"] = s.last_timeout_at_ms;
     return out;
@@ -107,19 +111,20 @@ Reply user_getiso(ApiContext& ctx, Request& req) {
 
 std::vector<http::Route> catalog_routes(ApiContext& ctx) {
     return {
-        {Method::Post, "/conf/host/", Access::Admin, Surface::Admin, bind(ctx, host_put), 0},
-        {Method::Delete, "/conf/host/", Access::Admin, Surface::Admin, bind(ctx, host_delete), 0},
-        {Method::Post, "/conf/gold/", Access::Admin, Surface::Admin, bind(ctx, gold_put), 0},
-        {Method::Delete, "/conf/gold/", Access::Admin, Surface::Admin, bind(ctx, gold_delete), 0},
-        {Method::Post, "/conf/iso/", Access::Admin, Surface::Admin, bind(ctx, iso_put), 0},
-        {Method::Delete, "/conf/iso/", Access::Admin, Surface::Admin, bind(ctx, iso_delete), 0},
-        {Method::Get, "/tpl/host/", Access::Admin, Surface::Admin, bind(ctx, tpl_host), 0},
-        {Method::Get, "/tpl/device/", Access::Admin, Surface::Admin, bind(ctx, tpl_device), 0},
-        {Method::Get, "/tpl/device/{host}", Access::Admin, Surface::Admin, bind(ctx, tpl_device), 0},
-        {Method::Get, "/tpl/gold/", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
-        {Method::Get, "/tpl/gold/{arch}", Access::Admin, Surface::Admin, bind(ctx, tpl_gold), 0},
-        {Method::Get, "/tpl/iso/", Access::Admin, Surface::Admin, bind(ctx, tpl_iso), 0},
-        {Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_getiso), 0},
+        {Method::Post, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_put), 0},
+        {Method::Delete, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_delete), 0},
+        {Method::Post, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_put), 0},
+        {Method::Delete, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_delete), 0},
+        {Method::Post, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_put), 0},
+        {Method::Delete, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_delete), 0},
+        {Method::Get, "/tpl/host/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_host), 0},
+        {Method::Get, "/tpl/device/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0},
+        {Method::Get, "/tpl/device/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0},
+        {Method::Get, "/tpl/gold/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0},
+        {Method::Get, "/tpl/gold/{arch}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0},
+        {Method::Get, "/tpl/iso/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_iso), 0},
+        {Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Effect::Reads, Surface::Tenant,
+         bind(ctx, user_getiso), 0},
     };
 }
 

@@ -169,17 +169,20 @@ Reply ssh_hostkey_forget(ApiContext& ctx, Request& req) {
 
 std::vector<http::Route> console_routes(ApiContext& ctx) {
     return {
-        {Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_display), 0},
-        {Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Surface::Admin, bind(ctx, vm_websockify), 0,
-         false, true},
-        {Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_console_log), 0,
-         false, true},
-        {Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_display), 0},
-        {Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Surface::Tenant, bind(ctx, user_websockify),
-         0, false, true},
-        {Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Surface::Admin, bind(ctx, ssh_hostkey_show), 0},
-        {Method::Delete, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Surface::Admin, bind(ctx, ssh_hostkey_forget),
-         0},
+        {Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, vm_display), 0},
+        {Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Effect::Changes, Surface::Admin,
+         bind(ctx, vm_websockify), 0, false, true},
+        {Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+         bind(ctx, vm_console_log), 0, false, true},
+        {Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
+         bind(ctx, user_display), 0},
+        {Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
+         bind(ctx, user_websockify), 0, false, true},
+        {Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Reads, Surface::Admin,
+         bind(ctx, ssh_hostkey_show), 0},
+        {Method::Delete, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, ssh_hostkey_forget), 0},
     };
 }
 

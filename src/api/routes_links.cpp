@@ -144,11 +144,13 @@ Reply links_rotate(ApiContext& ctx, Request& req) {
 
 std::vector<http::Route> link_routes(ApiContext& ctx) {
     return {
-        {Method::Get, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, ctrl_url), 0},
-        {Method::Post, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, ctrl_url), 0},
-        {Method::Get, "/api/links", Access::Admin, Surface::Admin, bind(ctx, links_list), 0},
-        {Method::Delete, "/api/links/{id}", Access::Admin, Surface::Admin, bind(ctx, links_revoke), 0},
-        {Method::Post, "/api/links/rotate", Access::Admin, Surface::Admin, bind(ctx, links_rotate), 0},
+        {Method::Get, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, ctrl_url),
+         0},
+        {Method::Post, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, ctrl_url), 0},
+        {Method::Get, "/api/links", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, links_list), 0},
+        {Method::Delete, "/api/links/{id}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, links_revoke), 0},
+        {Method::Post, "/api/links/rotate", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, links_rotate), 0},
     };
 }
 

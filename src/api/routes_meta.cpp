@@ -112,11 +112,15 @@ std::vector<http::Route> meta_routes(ApiContext& ctx) {
     // (boot storms fetch these). On etcd the read is a network round trip: the worker pool.
     const bool local = ctx.config.store.backend == StoreBackend::Sqlite;
     return {
-        {Method::Get, "/{uuid}/meta-data", Access::Public, Surface::Metadata, bind(ctx, meta_data), 0, local},
-        {Method::Get, "/{uuid}/user-data", Access::Public, Surface::Metadata, bind(ctx, user_data), 0, local},
-        {Method::Get, "/{uuid}/vendor-data", Access::Public, Surface::Metadata, bind(ctx, vendor_data), 0, local},
-        {Method::Get, "/{uuid}/network-config", Access::Public, Surface::Metadata, bind(ctx, network_config), 0, local},
-        {Method::Get, "/{uuid}/cidata.iso", Access::Public, Surface::Metadata, bind(ctx, cidata_iso), 0},
+        {Method::Get, "/{uuid}/meta-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, meta_data), 0,
+         local},
+        {Method::Get, "/{uuid}/user-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, user_data), 0,
+         local},
+        {Method::Get, "/{uuid}/vendor-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, vendor_data),
+         0, local},
+        {Method::Get, "/{uuid}/network-config", Access::Public, Effect::Reads, Surface::Metadata,
+         bind(ctx, network_config), 0, local},
+        {Method::Get, "/{uuid}/cidata.iso", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, cidata_iso), 0},
     };
 }
 

@@ -28,12 +28,12 @@ Reply conf(ApiContext& ctx, Request&) {
 
 std::vector<http::Route> ops_routes(ApiContext& ctx) {
     std::vector<http::Route> routes{
-        {Method::Get, "/metrics", Access::Public, Surface::Admin, bind(ctx, metrics), 0},
-        {Method::Get, "/conf/", Access::Admin, Surface::Admin, bind(ctx, conf), 0},
+        {Method::Get, "/metrics", Access::Public, Effect::Reads, Surface::Admin, bind(ctx, metrics), 0},
+        {Method::Get, "/conf/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf), 0},
     };
     // Every listener answers health checks, whichever surfaces it serves.
     for (Surface s : {Surface::Admin, Surface::Tenant, Surface::Metadata})
-        routes.push_back({Method::Get, "/healthz", Access::Public, s, bind(ctx, healthz), 0});
+        routes.push_back({Method::Get, "/healthz", Access::Public, Effect::Reads, s, bind(ctx, healthz), 0});
     return routes;
 }
 

@@ -78,8 +78,8 @@ Reply task_events(ApiContext& ctx, Request& req, const std::shared_ptr<std::atom
 std::vector<http::Route> task_routes(ApiContext& ctx) {
     auto open_streams = std::make_shared<std::atomic<int>>(0);
     return {
-        {Method::Get, "/api/tasks/{id}", Access::Admin, Surface::Admin, bind(ctx, task_get), 0},
-        {Method::Get, "/api/tasks/{id}/events", Access::Admin, Surface::Admin,
+        {Method::Get, "/api/tasks/{id}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, task_get), 0},
+        {Method::Get, "/api/tasks/{id}/events", Access::Admin, Effect::Reads, Surface::Admin,
          [&ctx, open_streams](Request& req) { return task_events(ctx, req, open_streams); }, 0},
     };
 }

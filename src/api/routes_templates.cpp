@@ -127,17 +127,23 @@ Reply audit_list(ApiContext& ctx, Request& req) {
 
 std::vector<http::Route> template_routes(ApiContext& ctx) {
     return {
-        {Method::Get, "/conf/domains/", Access::Admin, Surface::Admin, bind(ctx, conf_domains), 0},
-        {Method::Get, "/conf/devices/", Access::Admin, Surface::Admin, bind(ctx, conf_devices), 0},
-        {Method::Get, "/conf/ssh_pubkey/", Access::Admin, Surface::Admin, bind(ctx, ssh_pubkey), 0},
-        {Method::Get, "/conf/template/{kind}/", Access::Admin, Surface::Admin, bind(ctx, template_list), 0},
-        {Method::Get, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_get), 0},
-        {Method::Put, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_put), 0},
-        {Method::Post, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_put), 0},
-        {Method::Delete, "/conf/template/{kind}/{name}", Access::Admin, Surface::Admin, bind(ctx, template_delete), 0},
-        {Method::Get, "/conf/backup/", Access::Admin, Surface::Admin, bind(ctx, backup), 0},
-        {Method::Post, "/conf/restore/", Access::Admin, Surface::Admin, bind(ctx, restore), kRestoreBodyLimit},
-        {Method::Get, "/api/audit", Access::Admin, Surface::Admin, bind(ctx, audit_list), 0},
+        {Method::Get, "/conf/domains/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_domains), 0},
+        {Method::Get, "/conf/devices/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_devices), 0},
+        {Method::Get, "/conf/ssh_pubkey/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, ssh_pubkey), 0},
+        {Method::Get, "/conf/template/{kind}/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, template_list),
+         0},
+        {Method::Get, "/conf/template/{kind}/{name}", Access::Admin, Effect::Reads, Surface::Admin,
+         bind(ctx, template_get), 0},
+        {Method::Put, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, template_put), 0},
+        {Method::Post, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, template_put), 0},
+        {Method::Delete, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, template_delete), 0},
+        {Method::Get, "/conf/backup/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, backup), 0},
+        {Method::Post, "/conf/restore/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, restore),
+         kRestoreBodyLimit},
+        {Method::Get, "/api/audit", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, audit_list), 0},
     };
 }
 

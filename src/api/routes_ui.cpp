@@ -116,13 +116,14 @@ std::vector<http::Route> ui_routes(ApiContext& ctx) {
     std::vector<http::Route> routes;
     for (Surface surface : {Surface::Admin, Surface::Tenant}) {
         for (const auto& mount : mounts)
-            routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, surface,
+            routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, Effect::Reads,
+                              surface,
                               [mount](Request& req) {
                                   const std::string* rest = req.param("path");
                                   return serve_file(mount, rest ? *rest : "", req);
                               },
                               0});
-        routes.push_back({Method::Get, "/guest.html", Access::Public, surface,
+        routes.push_back({Method::Get, "/guest.html", Access::Public, Effect::Reads, surface,
                           [www = mounts.front()](Request& req) { return serve_file(www, "guest.html", req); }, 0});
     }
     return routes;

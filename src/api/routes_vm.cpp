@@ -282,19 +282,27 @@ Reply user_snapshot_list(ApiContext& ctx, Request& req) {
 
 std::vector<http::Route> vm_routes(ApiContext& ctx) {
     std::vector<http::Route> routes{
-        {Method::Post, "/vm/create/{host}", Access::Admin, Surface::Admin, bind(ctx, vm_create), 0},
-        {Method::Get, "/vm/list/", Access::Admin, Surface::Admin, bind(ctx, vm_list_all), 0},
-        {Method::Get, "/vm/list/{host}", Access::Admin, Surface::Admin, bind(ctx, vm_list_host), 0},
-        {Method::Get, "/vm/list/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_list_one), 0},
-        {Method::Get, "/vm/snapshot/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_snapshot_list), 0},
-        {Method::Post, "/vm/snapshot/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_snapshot_create), 0},
-        {Method::Post, "/vm/metadata/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_metadata), 0},
-        {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_blksize), 0},
-        {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_netstat), 0},
-        {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_ipaddr), 0},
-        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_attach_device),
+        {Method::Post, "/vm/create/{host}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, vm_create), 0},
+        {Method::Get, "/vm/list/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_all), 0},
+        {Method::Get, "/vm/list/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_host), 0},
+        {Method::Get, "/vm/list/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_one),
          0},
-        {Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Surface::Admin, bind(ctx, vm_cdrom), 0},
+        {Method::Get, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+         bind(ctx, vm_snapshot_list), 0},
+        {Method::Post, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, vm_snapshot_create), 0},
+        {Method::Post, "/vm/metadata/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, vm_metadata), 0},
+        {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_blksize),
+         0},
+        {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_netstat),
+         0},
+        {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_ipaddr),
+         0},
+        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+         bind(ctx, vm_attach_device), 0},
+        {Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, vm_cdrom),
+         0},
     };
     // simplekvm used GET for these changes; POST is accepted as well.
     const std::pair<const char*, http::Reply (*)(ApiContext&, Request&)> changes[] = {
@@ -312,30 +320,30 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
     };
     for (const auto& [cmd, fn] : changes)
         for (Method m : {Method::Get, Method::Post})
-            routes.push_back(
-                {m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Surface::Admin, bind(ctx, fn), 0});
+            routes.push_back({m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Effect::Changes,
+                              Surface::Admin, bind(ctx, fn), 0});
 
     // A tenant's commands on the one VM of its link. GET stop shuts down gracefully unless
     // force=true; POST stop powers off (api-compat.md). The ISO catalog route is in routes_catalog.cpp.
-    const std::tuple<Method, const char*, http::Reply (*)(ApiContext&, Request&)> tenant[] = {
-        {Method::Get, "list", user_list},
-        {Method::Get, "start", vm_start},
-        {Method::Post, "start", vm_start},
-        {Method::Get, "reset", vm_reset},
-        {Method::Post, "reset", vm_reset},
-        {Method::Get, "stop", vm_stop},
-        {Method::Post, "stop", vm_stop_forced},
-        {Method::Get, "snapshot", user_snapshot_list},
-        {Method::Post, "snapshot", vm_snapshot_create},
-        {Method::Get, "revert_snapshot", vm_snapshot_revert},
-        {Method::Post, "revert_snapshot", vm_snapshot_revert},
-        {Method::Get, "delete_snapshot", vm_snapshot_delete},
-        {Method::Post, "delete_snapshot", vm_snapshot_delete},
-        {Method::Post, "cdrom", vm_cdrom},
+    const std::tuple<Method, const char*, Effect, http::Reply (*)(ApiContext&, Request&)> tenant[] = {
+        {Method::Get, "list", Effect::Reads, user_list},
+        {Method::Get, "start", Effect::Changes, vm_start},
+        {Method::Post, "start", Effect::Changes, vm_start},
+        {Method::Get, "reset", Effect::Changes, vm_reset},
+        {Method::Post, "reset", Effect::Changes, vm_reset},
+        {Method::Get, "stop", Effect::Changes, vm_stop},
+        {Method::Post, "stop", Effect::Changes, vm_stop_forced},
+        {Method::Get, "snapshot", Effect::Reads, user_snapshot_list},
+        {Method::Post, "snapshot", Effect::Changes, vm_snapshot_create},
+        {Method::Get, "revert_snapshot", Effect::Changes, vm_snapshot_revert},
+        {Method::Post, "revert_snapshot", Effect::Changes, vm_snapshot_revert},
+        {Method::Get, "delete_snapshot", Effect::Changes, vm_snapshot_delete},
+        {Method::Post, "delete_snapshot", Effect::Changes, vm_snapshot_delete},
+        {Method::Post, "cdrom", Effect::Changes, vm_cdrom},
     };
-    for (const auto& [m, cmd, fn] : tenant)
-        routes.push_back(
-            {m, fmt::format("/user/vm/{}/{{host}}/{{uuid}}", cmd), Access::Tenant, Surface::Tenant, bind(ctx, fn), 0});
+    for (const auto& [m, cmd, effect, fn] : tenant)
+        routes.push_back({m, fmt::format("/user/vm/{}/{{host}}/{{uuid}}", cmd), Access::Tenant, effect, Surface::Tenant,
+                          bind(ctx, fn), 0});
     return routes;
 }
 

@@ -32,7 +32,7 @@ std::string_view tenant_right(std::string_view pattern) {
     return {};
 }
 
-Result<std::string> TenantGuard::check(http::Access, const http::Request& request) const {
+Result<std::string> TenantGuard::check(const http::Route&, const http::Request& request) const {
     const std::string* host = request.param("host");
     const std::string* uuid = request.param("uuid");
     const std::string_view right = tenant_right(request.route);

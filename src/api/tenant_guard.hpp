@@ -17,7 +17,7 @@ public:
     explicit TenantGuard(const auth::LinkService& links) : links_(links) {}
     // The principal is "link:<id>". Forbidden for a missing, malformed, tampered, unknown or
     // revoked link, a link of another VM, or a command outside its rights; Gone when expired.
-    Result<std::string> check(http::Access access, const http::Request& request) const override;
+    Result<std::string> check(const http::Route& route, const http::Request& request) const override;
 
 private:
     const auth::LinkService& links_;

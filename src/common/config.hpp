@@ -56,6 +56,10 @@ struct HttpConfig {
     std::chrono::seconds idle_timeout{120};
     std::chrono::seconds shutdown_grace{30};
     bool access_log = true;
+    // scheme://host[:port] of kvmhub's pages as browsers see them (behind a TLS proxy); empty:
+    // the origin of each request itself (http or https by the listener, and its Host header).
+    // A cookie-only request that changes state must come from this origin.
+    std::string public_origin;
 };
 
 struct LibvirtConfig {

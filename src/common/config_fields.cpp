@@ -44,6 +44,16 @@ const char* check_host_port(std::string_view value) {
     return nullptr;
 }
 
+// An origin as browsers send it in Origin: scheme://host[:port], nothing after.
+const char* check_origin(std::string_view value) {
+    if (value.empty()) return nullptr;
+    const bool scheme = value.starts_with("http://") || value.starts_with("https://");
+    const auto rest = value.substr(value.find("://") + 3);
+    if (!scheme || rest.empty() || rest.find_first_of("/?# \t") != std::string_view::npos)
+        return "expected scheme://host[:port] without a path, e.g. https://kvm.example.com";
+    return nullptr;
+}
+
 const char* check_host_port_required(std::string_view value) {
     if (value.empty()) return "must not be empty; expected host[:port], e.g. 192.0.2.10:8080";
     return check_host_port(value);
@@ -91,6 +101,8 @@ const std::array kFields{
           .set = assign<&Config::http, &HttpConfig::shutdown_grace>},
     Field{.key = "http.access_log", .env = "KVMHUB_ACCESS_LOG", .kind = Kind::Bool,
           .set = assign<&Config::http, &HttpConfig::access_log>},
+    Field{.key = "http.public_origin", .env = "KVMHUB_PUBLIC_ORIGIN", .check = check_origin,
+          .set = assign<&Config::http, &HttpConfig::public_origin>},
 
     Field{.key = "libvirt.call_timeout", .env = "KVMHUB_LIBVIRT_CALL_TIMEOUT", .kind = Kind::Int, .min = 1,
           .max = 3600, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::call_timeout>},

@@ -105,6 +105,7 @@ json config_to_json(const Config& c) {
         {"idle_timeout", c.http.idle_timeout.count()},
         {"shutdown_grace", c.http.shutdown_grace.count()},
         {"access_log", c.http.access_log},
+        {"public_origin", c.http.public_origin},
     };
     out["actions"] = {{"timeout", c.action_timeout.count()}};
     out["libvirt"] = {

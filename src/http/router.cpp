@@ -73,6 +73,18 @@ const char* access_name(Access a) {
     return "unset";
 }
 
+const char* effect_name(Effect e) {
+    switch (e) {
+        case Effect::Reads:
+            return "reads";
+        case Effect::Changes:
+            return "changes";
+        case Effect::Unset:
+            break;
+    }
+    return "unset";
+}
+
 void Router::add(std::vector<Route> routes) {
     for (auto& r : routes) routes_.push_back(std::move(r));
     sealed_ = false;
@@ -89,6 +101,8 @@ Status Router::seal() {
     for (const auto& r : routes_) {
         std::string id = fmt::format("{} {} ({})", method_name(r.method), r.pattern, surface_name(r.surface));
         if (r.access == Access::Unset) return fail(Errc::Internal, "router", "route " + id + " has no access class");
+        if (r.effect == Effect::Unset)
+            return fail(Errc::Internal, "router", "route " + id + " does not say whether it changes state");
         if (r.access == Access::Admin && !admin_guard_)
             return fail(Errc::Internal, "router", "route " + id + " needs the admin guard, none installed");
         if (r.access == Access::Tenant && !tenant_guard_)
@@ -160,7 +174,7 @@ Status Router::authorize(const Route& route, Request& request) const {
             break;
     }
     if (!sealed_ || guard == nullptr) return fail(Errc::Forbidden, "access", "route has no access decision");
-    auto who = guard->check(route.access, request);
+    auto who = guard->check(route, request);
     if (!who) return tl::unexpected(who.error());
     request.principal = std::move(*who);
     return {};

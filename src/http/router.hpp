@@ -1,5 +1,5 @@
-// Route tables: every route names its method, path pattern, surface, access class and
-// body limit. The router refuses to start when a route has no access class or when a
+// Route tables: every route names its method, path pattern, access class, effect, surface
+// and body limit. The router refuses to start when a route has no access class or when a
 // route needs a guard that was not installed, and it checks access before any handler runs.
 #pragma once
 
@@ -26,12 +26,24 @@ enum class Access {
 
 const char* access_name(Access a);
 
+// Whether a route changes state. The one place that says so: a request whose only credential
+// is a cookie may run a Changes route only with proof that it comes from kvmhub's own pages
+// (api/admin_guard.cpp), since simplekvm's API changes state with GET too.
+enum class Effect {
+    Unset,    // a route left without a decision; the router refuses it
+    Reads,    // answers without changing anything a user could care about
+    Changes,  // starts, stops, deletes, writes, mints a ticket or a link, ends a session, ...
+};
+
+const char* effect_name(Effect e);
+
 using Handler = std::function<Reply(Request&)>;
 
 struct Route {
     Method method = Method::Get;
     std::string pattern;  // "/vm/list/{host}/{uuid}"; a last segment "{name*}" takes the rest of the path
     Access access = Access::Unset;
+    Effect effect = Effect::Unset;
     Surface surface = Surface::Admin;
     Handler handler;
     std::size_t body_limit = 0;  // 0 = the configured default (1 MiB)
@@ -49,7 +61,7 @@ struct Route {
 class AccessGuard {
 public:
     virtual ~AccessGuard() = default;
-    virtual Result<std::string> check(Access access, const Request& request) const = 0;
+    virtual Result<std::string> check(const Route& route, const Request& request) const = 0;
 };
 
 struct Match {

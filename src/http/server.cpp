@@ -69,11 +69,12 @@ std::optional<Reply> framing_error(const bhttp::request_parser<bhttp::empty_body
     const auto& h = parser.get();
     const auto hosts = h.count(bhttp::field::host);
     if (h.version() >= 11 && hosts != 1)
-        return framing_refusal(400, "host", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
-                                                       : "a request may have only one Host header");
+        return framing_refusal(
+            400, "host",
+            hosts == 0 ? "an HTTP/1.1 request needs a Host header" : "a request may have only one Host header");
     std::vector<std::string> codings;
-    for (auto it = h.find(bhttp::field::transfer_encoding); it != h.end() && it->name() == bhttp::field::transfer_encoding;
-         ++it) {
+    for (auto it = h.find(bhttp::field::transfer_encoding);
+         it != h.end() && it->name() == bhttp::field::transfer_encoding; ++it) {
         std::string_view value = it->value();
         while (!value.empty()) {
             auto comma = value.find(',');
@@ -96,8 +97,9 @@ std::optional<Reply> framing_error(const bhttp::request_parser<bhttp::empty_body
     if (std::count(codings.begin(), codings.end(), "chunked") > 1)
         return framing_refusal(400, "transfer-encoding", "the chunked coding may be applied only once");
     if (codings.size() > 1)
-        return framing_refusal(501, "transfer-encoding",
-                               "transfer coding '" + codings.front() + "' is not supported; send the body chunked only");
+        return framing_refusal(
+            501, "transfer-encoding",
+            "transfer coding '" + codings.front() + "' is not supported; send the body chunked only");
     return std::nullopt;
 }
 
@@ -385,7 +387,8 @@ struct Server::Impl {
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head, nothrow);
             if (ec == bhttp::error::header_limit) {
                 Reply big = framing_refusal(
-                    431, "header", fmt::format("the request's header block is over the limit of {} bytes", kHeaderLimit));
+                    431, "header",
+                    fmt::format("the request's header block is over the limit of {} bytes", kHeaderLimit));
                 co_await write_reply(stream, big, 11, false, "-");
                 co_return;
             }

@@ -129,7 +129,8 @@ void CallExecutor::ended(const HostRef& host, std::string_view op, Clock::durati
     if (!metrics_) return;
     const Labels labels{{"host", host.name}};
     const double seconds = std::chrono::duration<double>(waited).count();
-    metrics_->histogram("kvmhub_libvirt_call_duration_seconds", "libvirt call latency by host, as callers waited", labels)
+    metrics_
+        ->histogram("kvmhub_libvirt_call_duration_seconds", "libvirt call latency by host, as callers waited", labels)
         .observe(seconds);
     metrics_->gauge("kvmhub_libvirt_last_call_seconds", "latency of the host's last libvirt call", labels).set(seconds);
     if (timed_out)

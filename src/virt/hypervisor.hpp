@@ -49,12 +49,12 @@ struct VirtOptions {
 inline constexpr std::chrono::milliseconds kSlowCall{2000};
 
 struct HostCallStats {
-    std::string last_op;              // the last call that ended, answered or timed out
-    std::int64_t last_ms = 0;         // how long its caller waited
-    std::int64_t last_at_ms = 0;      // when it ended, unix ms
-    bool last_timed_out = false;      // its caller gave up (HostTimeout)
-    std::uint64_t calls = 0;          // calls that ended
-    std::uint64_t timeouts = 0;       // of them, timed out
+    std::string last_op;                  // the last call that ended, answered or timed out
+    std::int64_t last_ms = 0;             // how long its caller waited
+    std::int64_t last_at_ms = 0;          // when it ended, unix ms
+    bool last_timed_out = false;          // its caller gave up (HostTimeout)
+    std::uint64_t calls = 0;              // calls that ended
+    std::uint64_t timeouts = 0;           // of them, timed out
     std::int64_t last_timeout_at_ms = 0;  // unix ms; 0: never
     // The last call timed out or took kSlowCall or more.
     bool slow() const { return last_timed_out || last_ms >= kSlowCall.count(); }

@@ -74,8 +74,9 @@ TEST_F(HttpFraming, ChunkedTwiceIs400) {
     EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
     EXPECT_EQ(responses(out), 1) << out;
     // Also when the codings come in two header lines.
-    out = exchange("POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                   inner + kSmuggled);
+    out = exchange(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        inner + kSmuggled);
     EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
     EXPECT_EQ(responses(out), 1) << out;
 }
@@ -94,16 +95,17 @@ TEST_F(HttpFraming, AnUnknownCodingWithAContentLengthIsNotReadByLength) {
 }
 
 TEST_F(HttpFraming, ChunkedWithAContentLengthIs400AndClose) {
-    auto out = exchange("POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
-                        "0\r\n\r\n" +
-                        kSmuggled);
+    auto out = exchange(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+        "0\r\n\r\n" +
+        kSmuggled);
     EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
     EXPECT_EQ(responses(out), 1) << out;
 }
 
 TEST_F(HttpFraming, DifferingContentLengthsAre400AndClose) {
-    auto out = exchange("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}" +
-                        kSmuggled);
+    auto out =
+        exchange("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}" + kSmuggled);
     EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
     EXPECT_EQ(responses(out), 1) << out;
 }
@@ -145,9 +147,10 @@ TEST_F(HttpFraming, AHeaderThatNeverEndsIsClosedAtTheIdleTimeout) {
 
 TEST_F(HttpFraming, AWellFramedChunkedRequestStillWorksAndKeepsTheConnection) {
     RawSocket s(daemon_->port());
-    s.send("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-           "2\r\n{}\r\n0\r\n\r\n" +
-           kSmuggled);
+    s.send(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\n{}\r\n0\r\n\r\n" +
+        kSmuggled);
     auto out = s.read_until("\"status\":\"ok\"", 10s);
     EXPECT_EQ(responses(out), 2) << "the pipelined second request is a request of its own here:\n" << out;
 }

@@ -26,10 +26,16 @@ protected:
 
 TEST_F(SetupFails, NeverRuns) {}
 
-TEST(BareSkip, Skips) { GTEST_SKIP() << "no reason from support/skip.hpp"; }
+TEST(BareSkip, Skips) {
+    GTEST_SKIP() << "no reason from support/skip.hpp";
+}
 
-TEST(AllowedSkip, Skips) { KVMHUB_SKIP(PolicyProbe); }
+TEST(AllowedSkip, Skips) {
+    KVMHUB_SKIP(PolicyProbe);
+}
 
-TEST(Passes, Passes) { SUCCEED(); }
+TEST(Passes, Passes) {
+    SUCCEED();
+}
 
 }  // namespace

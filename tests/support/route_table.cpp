@@ -12,7 +12,7 @@ std::vector<RouteInfo> route_table() {
     EXPECT_EQ(result.exit_code, 0) << result.output;
     auto j = nlohmann::json::parse(result.output);
     std::vector<RouteInfo> out;
-    for (const auto& r : j) out.push_back({r["method"], r["pattern"], r["access"], r["surface"]});
+    for (const auto& r : j) out.push_back({r["method"], r["pattern"], r["access"], r["effect"], r["surface"]});
     return out;
 }
 

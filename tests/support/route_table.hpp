@@ -7,7 +7,7 @@
 namespace kvmhub::test {
 
 struct RouteInfo {
-    std::string method, pattern, access, surface;
+    std::string method, pattern, access, effect, surface;
 };
 
 std::vector<RouteInfo> route_table();

@@ -13,8 +13,8 @@
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
 #include "support/skip.hpp"
-#include "support/vm_fixtures.hpp"
 #include "support/temp_dir.hpp"
+#include "support/vm_fixtures.hpp"
 #include "system/system_support.hpp"
 
 namespace kvmhub::test {
