@@ -12,7 +12,7 @@ port=${PORT:-18080}
 work=$(mktemp -d)
 password=bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-KVMHUB_ADMIN_PASSWORD=$password KVMHUB_ACCESS_LOG=false KVMHUB_DEMO=false \
+KVMHUB_ADMIN_PASSWORD=$password KVMHUB_ACCESS_LOG=false KVMHUB_DEMO=false KVMHUB_LIBVIRT_ALLOW_TEST_FILES=true \
   "$build_dir/kvmhubd" --listen "127.0.0.1:$port" --data-dir "$work/data" --log-level warn > "$work/daemon.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }

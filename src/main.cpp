@@ -1,10 +1,13 @@
 // kvmhubd: the composition root. Parses the command line, loads the configuration, opens
 // the store, wires the services into the route tables and runs the server. Subcommands
 // manage users offline and print the route table.
+#include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -169,6 +172,18 @@ Status ensure_data_dir(const Config& config) {
     return {};
 }
 
+// <data_dir>/initial-admin-password, mode 0600, holding the generated first password.
+Result<std::string> write_initial_password(const Config& config, const std::string& password) {
+    const std::string path = (std::filesystem::path(config.data_dir) / "initial-admin-password").string();
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return fail(Errc::Internal, "data_dir", fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    const std::string line = password + "\n";
+    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!written) return fail(Errc::Internal, "data_dir", "cannot write " + path);
+    return path;
+}
+
 int serve(const Config& config) {
     if (auto ok = ensure_data_dir(config); !ok) return runtime_error(ok.error());
     Services services(config);
@@ -188,8 +203,16 @@ int serve(const Config& config) {
         std::cout << fmt::format("kvmhubd {} listening on {}://{}:{} (listener {})\n", KVMHUB_VERSION,
                                  l.tls ? "https" : "http", l.address, l.port, l.name);
     if (!created->empty()) {
-        // Printed once, on the first start only; the store keeps just the argon2id hash.
-        std::cout << fmt::format("first start: created user 'admin' with password: {}\n", *created);
+        // Never into the log: a password the operator chose is theirs already; a generated one
+        // goes to a file only root (kvmhubd's user) can read. The store keeps just the argon2id hash.
+        if (!config.auth.initial_admin_password.empty()) {
+            std::cout << "first start: created user 'admin' with the password of KVMHUB_ADMIN_PASSWORD\n";
+        } else if (auto file = write_initial_password(config, *created); file) {
+            std::cout << fmt::format("first start: created user 'admin'; its password is in {} (delete it once read)\n",
+                                     *file);
+        } else {
+            return runtime_error(file.error());
+        }
     }
     std::cout << std::flush;
     return server.run() ? 0 : 1;

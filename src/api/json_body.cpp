@@ -37,4 +37,10 @@ Result<std::string> required_string(const nlohmann::json& object, const std::str
     return value;
 }
 
+std::string string_or_empty(const nlohmann::json& object, const std::string& field) {
+    if (!object.is_object()) return {};
+    auto it = object.find(field);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace kvmhub::api

@@ -19,4 +19,8 @@ Result<nlohmann::json> parse_json_object(std::string_view body, int depth_limit)
 // A required, non-empty string field (simplekvm's code 800 for a blank field).
 Result<std::string> required_string(const nlohmann::json& object, const std::string& field);
 
+// The field when it is a string, else "" (never throws): for audit targets and messages, read
+// before the service has checked the body.
+std::string string_or_empty(const nlohmann::json& object, const std::string& field);
+
 }  // namespace kvmhub::api

@@ -25,7 +25,7 @@ Reply host_put(ApiContext& ctx, Request& req) {
     auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
     if (!body) return Reply::error(body.error());
     auto name = ctx.catalog.put_host(*body);
-    const std::string target = body->value("name", std::string());
+    const std::string target = string_or_empty(*body, "name");
     if (!name) return audited(ctx, req, "host.put", target, tl::unexpected(name.error()));
     return audited(ctx, req, "host.put", *name, {}, {{"name", *name}});
 }
@@ -41,7 +41,7 @@ Reply host_delete(ApiContext& ctx, Request& req) {
 Reply gold_put(ApiContext& ctx, Request& req) {
     auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
     if (!body) return Reply::error(body.error());
-    const std::string target = body->value("arch", std::string()) + "/" + body->value("name", std::string());
+    const std::string target = string_or_empty(*body, "arch") + "/" + string_or_empty(*body, "name");
     return audited(ctx, req, "gold.put", target, ctx.catalog.put_gold(*body));
 }
 
@@ -56,7 +56,7 @@ Reply gold_delete(ApiContext& ctx, Request& req) {
 Reply iso_put(ApiContext& ctx, Request& req) {
     auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
     if (!body) return Reply::error(body.error());
-    return audited(ctx, req, "iso.put", body->value("name", std::string()), ctx.catalog.put_iso(*body));
+    return audited(ctx, req, "iso.put", string_or_empty(*body, "name"), ctx.catalog.put_iso(*body));
 }
 
 Reply iso_delete(ApiContext& ctx, Request& req) {

@@ -1,7 +1,11 @@
-// Operations: /healthz (public), /metrics (public, Prometheus), /conf/ (admin config dump).
+// Operations: /healthz (public), /metrics (Prometheus; metrics.allow networks or the scrape
+// token), /conf/ (admin config dump).
 #include <nlohmann/json.hpp>
 
+#include <sodium.h>
+
 #include "api/routes.hpp"
+#include "common/cidr.hpp"
 
 namespace kvmhub::api {
 namespace {
@@ -16,7 +20,18 @@ Reply healthz(ApiContext& ctx, Request&) {
     return reply;
 }
 
-Reply metrics(ApiContext& ctx, Request&) {
+// /metrics lists the fleet (host names, routes, counts): only for clients of `allowed`
+// networks, or with the scrape token when one is set.
+Reply metrics(ApiContext& ctx, const std::vector<Cidr>& allowed, Request& req) {
+    const std::string& token = ctx.config.metrics.token;
+    const std::string* authorization = req.header("authorization");
+    const std::string expected = "Bearer " + token;
+    const bool has_token = !token.empty() && authorization && authorization->size() == expected.size() &&
+                           sodium_memcmp(authorization->data(), expected.data(), expected.size()) == 0;
+    if (!has_token && !any_contains(allowed, req.client_ip))
+        return Reply::error(Error{Errc::Forbidden, "metrics",
+                                  "/metrics is open to the networks of metrics.allow and to its scrape token "
+                                  "(metrics.token) only"});
     return Reply::text(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -28,7 +43,10 @@ Reply conf(ApiContext& ctx, Request&) {
 
 std::vector<http::Route> ops_routes(ApiContext& ctx) {
     std::vector<http::Route> routes{
-        {Method::Get, "/metrics", Access::Public, Effect::Reads, Surface::Admin, bind(ctx, metrics), 0},
+        {Method::Get, "/metrics", Access::Public, Effect::Reads, Surface::Admin,
+         [&ctx, allowed = parse_cidr_list(ctx.config.metrics.allow, "metrics.allow").value_or(std::vector<Cidr>{})](
+             Request& req) { return metrics(ctx, allowed, req); },
+         0},
         {Method::Get, "/conf/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf), 0},
     };
     // Every listener answers health checks, whichever surfaces it serves.

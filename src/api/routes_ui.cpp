@@ -5,7 +5,8 @@
 // consoles.
 // Paths are checked segment by segment before the file system sees them: no "..", no hidden
 // names, no empty segments; files only, with a content type from the extension, an ETag and
-// caching headers (pages are revalidated, libraries cached for a day).
+// caching headers (pages are revalidated, libraries cached for a day). Pages get a strict
+// Content-Security-Policy and no framing, no referrer (api/page_policy.hpp).
 #include <sys/stat.h>
 
 #include <array>
@@ -14,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "api/page_policy.hpp"
 #include "api/routes.hpp"
 
 namespace kvmhub::api {
@@ -99,6 +101,8 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
     body << in.rdbuf();
     if (!in) return Reply::error(Error{Errc::Internal, "path", "cannot read " + req.path});
     reply.body = std::move(body).str();
+    if (page)
+        for (auto& header : page_headers(reply.body)) reply.headers.push_back(std::move(header));
     return reply;
 }
 

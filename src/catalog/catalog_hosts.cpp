@@ -91,7 +91,8 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
     const std::string name = host["name"];
     if (auto ok = check_name("name", name); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_arch("arch", host["arch"].get<std::string>()); !ok) return tl::unexpected(ok.error());
-    if (auto ok = check_libvirt_uri("url", host["url"].get<std::string>()); !ok) return tl::unexpected(ok.error());
+    if (auto ok = check_libvirt_uri("url", host["url"].get<std::string>(), config_.libvirt.allow_test_files); !ok)
+        return tl::unexpected(ok.error());
     if (auto ok = check_host("ipaddr", host["ipaddr"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_name("sshuser", host["sshuser"].get<std::string>()); !ok) return tl::unexpected(ok.error());
     // The host's storage pool for kvmhub's volumes; absent = the defaults (kvmhub, /var/lib/kvmhub/pool).

@@ -16,8 +16,10 @@ namespace kvmhub::catalog {
 Status check_name(std::string_view field, std::string_view value);
 // x86_64 or aarch64.
 Status check_arch(std::string_view field, std::string_view value);
-// A libvirt connection URI: qemu[+transport]://[user@]host[:port]/system|session, test:///..., etc.
-Status check_libvirt_uri(std::string_view field, std::string_view value);
+// A libvirt connection URI kvmhub may connect to: qemu[+ssh|libssh2|tls|tcp|unix]://[user@]host[:port]
+// /system|session with only harmless query parameters, or test:///default; file-backed test
+// URIs (test:///<file>, test+unix:///<file>) only when `allow_test_files` (a setting for tests).
+Status check_libvirt_uri(std::string_view field, std::string_view value, bool allow_test_files);
 // An IP literal or a DNS host name.
 Status check_host(std::string_view field, std::string_view value);
 

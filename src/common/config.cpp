@@ -33,8 +33,8 @@ using config_detail::Scalar;
 constexpr std::array<Surface, 3> kSurfaces{Surface::Admin, Surface::Tenant, Surface::Metadata};
 constexpr std::array<std::string_view, 5> kListenerKeys{"name", "listen", "serves", "tls_cert", "tls_key"};
 // Keys that are not scalar fields: sections and the lists handled by FileReader.
-constexpr std::array<std::string_view, 10> kOtherKeys{
-    "http",    "store",    "auth",    "libvirt",     "tenant",
+constexpr std::array<std::string_view, 11> kOtherKeys{
+    "http",    "store",    "auth",    "libvirt",     "tenant",  "metrics",
     "console", "listener", "actions", "http.listen", "store.etcd_endpoints"};
 
 const char* type_name(toml::node_type type) {
@@ -163,7 +163,7 @@ private:
             return config_detail::store_field(config_, *field, *value, key);
         }
         if (key == "http" || key == "store" || key == "auth" || key == "libvirt" || key == "tenant" ||
-            key == "console") {
+            key == "console" || key == "metrics") {
             const auto* table = node.as_table();
             if (table == nullptr) return wrong_type(key, "a table", node);
             return section(*table, key);

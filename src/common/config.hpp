@@ -62,10 +62,19 @@ struct HttpConfig {
     std::string public_origin;
 };
 
+// GET /metrics would list the fleet: who may read it.
+struct MetricsConfig {
+    std::string allow = "127.0.0.0/8,::1/128";  // client networks, comma-separated; empty: none
+    std::string token;                           // also a scrape token (Authorization: Bearer); secret
+};
+
 struct LibvirtConfig {
     std::chrono::seconds call_timeout{30};      // a call to a host that takes longer answers 504
     int max_calls_per_host = 4;                 // in flight at once; libvirtd serves 5 per client
     std::chrono::seconds resync_interval{60};   // every host's guest cache is re-read this often
+    // Host URLs test:///<file> and test+unix:///<file> (libvirt's test driver reading a node
+    // file). Off: libvirt echoes a line of any file it cannot parse. For kvmhub's own tests.
+    bool allow_test_files = false;
 };
 
 // Tenant self-service links (auth/links.hpp).
@@ -101,6 +110,7 @@ struct Config {
     std::string gold_srv;                      // default: meta_srv
     std::string ctrl_srv;                      // default: meta_srv
     std::string ctrl_key;                      // secret; masked in dumps
+    MetricsConfig metrics;
     std::map<std::string, std::string> actions;  // every ACT_* value, passed to action scripts
     std::chrono::seconds action_timeout{300};    // an action script running longer is killed
 

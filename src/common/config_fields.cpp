@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "common/cidr.hpp"
+
 namespace kvmhub::config_detail {
 namespace {
 
@@ -52,6 +54,10 @@ const char* check_origin(std::string_view value) {
     if (!scheme || rest.empty() || rest.find_first_of("/?# \t") != std::string_view::npos)
         return "expected scheme://host[:port] without a path, e.g. https://kvm.example.com";
     return nullptr;
+}
+
+const char* check_cidr_list(std::string_view value) {
+    return parse_cidr_list(value, "") ? nullptr : "expected comma-separated IP networks, e.g. 127.0.0.0/8,::1/128";
 }
 
 const char* check_host_port_required(std::string_view value) {
@@ -104,10 +110,16 @@ const std::array kFields{
     Field{.key = "http.public_origin", .env = "KVMHUB_PUBLIC_ORIGIN", .check = check_origin,
           .set = assign<&Config::http, &HttpConfig::public_origin>},
 
+    Field{.key = "metrics.allow", .env = "KVMHUB_METRICS_ALLOW", .check = check_cidr_list,
+          .set = assign<&Config::metrics, &MetricsConfig::allow>},
+    Field{.key = "metrics.token", .env = "KVMHUB_METRICS_TOKEN", .set = assign<&Config::metrics, &MetricsConfig::token>},
+
     Field{.key = "libvirt.call_timeout", .env = "KVMHUB_LIBVIRT_CALL_TIMEOUT", .kind = Kind::Int, .min = 1,
           .max = 3600, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::call_timeout>},
     Field{.key = "libvirt.max_calls_per_host", .kind = Kind::Int, .min = 1, .max = 64, .unit = "calls",
           .set = assign<&Config::libvirt, &LibvirtConfig::max_calls_per_host>},
+    Field{.key = "libvirt.allow_test_files", .env = "KVMHUB_LIBVIRT_ALLOW_TEST_FILES", .kind = Kind::Bool,
+          .set = assign<&Config::libvirt, &LibvirtConfig::allow_test_files>},
     Field{.key = "libvirt.resync_interval", .env = "KVMHUB_LIBVIRT_RESYNC_INTERVAL", .kind = Kind::Int, .min = 1,
           .max = kDay, .unit = "seconds", .set = assign<&Config::libvirt, &LibvirtConfig::resync_interval>},
 

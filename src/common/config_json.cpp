@@ -108,9 +108,11 @@ json config_to_json(const Config& c) {
         {"public_origin", c.http.public_origin},
     };
     out["actions"] = {{"timeout", c.action_timeout.count()}};
+    out["metrics"] = {{"allow", c.metrics.allow}, {"token", mask(c.metrics.token)}};
     out["libvirt"] = {
         {"call_timeout", c.libvirt.call_timeout.count()},
         {"max_calls_per_host", c.libvirt.max_calls_per_host},
+        {"allow_test_files", c.libvirt.allow_test_files},
         {"resync_interval", c.libvirt.resync_interval.count()},
     };
     out["tenant"] = {

@@ -23,18 +23,28 @@ async function shows(page) {
   }));
 }
 
+// Polls `predicate(arg)` in the page until it holds. Not page.waitForFunction: that evaluates
+// the predicate as a string inside the page, which the page's CSP (no 'unsafe-eval') refuses.
+async function waitFor(page, predicate, arg, timeout) {
+  const deadline = Date.now() + timeout;
+  while (!(await page.evaluate(predicate, arg))) {
+    if (Date.now() > deadline) throw new Error('timeout');
+    await page.waitForTimeout(100);
+  }
+}
+
 async function step(page, text) {
   const colon = text.indexOf(':');
   const verb = colon < 0 ? text : text.slice(0, colon);
   const arg = colon < 0 ? '' : text.slice(colon + 1);
   switch (verb) {
     case 'expect-state':
-      await page.waitForFunction((s) => document.body.dataset.vmState === s, arg, { timeout: STEP_TIMEOUT })
+      await waitFor(page, (s) => document.body.dataset.vmState === s, arg, STEP_TIMEOUT)
         .catch(() => { throw new Error(`timed out waiting for the state ${arg}`); });
       return;
     case 'expect-message':
-      await page.waitForFunction((t) => (document.getElementById('message').textContent || '').includes(t), arg,
-                                 { timeout: STEP_TIMEOUT / 2 })
+      await waitFor(page, (t) => (document.getElementById('message').textContent || '').includes(t), arg,
+                    STEP_TIMEOUT / 2)
         .catch(() => { throw new Error(`timed out waiting for the message "${arg}"`); });
       return;
     case 'click':

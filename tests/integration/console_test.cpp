@@ -220,6 +220,22 @@ TEST_F(Console, StaticAssetsAreServedSafely) {
     EXPECT_TRUE(again.body.empty());
     auto novnc = http_get(d_->daemon().url() + "/novnc/vnc_lite.html");
     EXPECT_EQ(novnc.status, 200) << "Debian's novnc package";
+    // Pages: a CSP with no inline code but the page's own by hash, no framing, no referrer.
+    for (const auto* p : {&page, &novnc}) {
+        const std::string csp = p->header("content-security-policy");
+        EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+        EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+        EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+        EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
+        EXPECT_EQ(p->header("x-frame-options"), "DENY");
+        EXPECT_EQ(p->header("referrer-policy"), "no-referrer");
+        EXPECT_EQ(p->header("x-content-type-options"), "nosniff");
+    }
+    EXPECT_NE(novnc.header("content-security-policy").find("'sha256-"), std::string::npos)
+        << "noVNC's inline module is allowed by its hash";
+    EXPECT_EQ(page.header("content-security-policy").find("'sha256-"), std::string::npos)
+        << "kvmhub's own page has no inline code";
+    EXPECT_EQ(js.header("x-content-type-options"), "nosniff");
     for (const char* bad :
          {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/%2E%2E%2Fpackage.json", "/ui/.hidden", "/ui/",
           "/ui//console.html", "/xterm/..%2F..%2Fpackage.json", "/ui/nothing.html"}) {

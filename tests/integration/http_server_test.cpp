@@ -165,6 +165,25 @@ TEST_F(HttpServer, MetricsCountRequestsByRouteAndStatus) {
     EXPECT_NE(r.body.find("kvmhub_store_ops_total{backend=\"sqlite\""), std::string::npos);
 }
 
+// /metrics lists the fleet: loopback by default (MetricsCountRequestsByRouteAndStatus reads it
+// from 127.0.0.1), else the networks of metrics.allow, or the scrape token.
+TEST(Metrics, OnlyAllowedNetworksOrTheScrapeTokenReadMetrics) {
+    Daemon d({.env = {{"KVMHUB_METRICS_ALLOW", "192.0.2.0/24"}, {"KVMHUB_METRICS_TOKEN", "scrape-secret-77"}}});
+    auto refused = http_get(d.url() + "/metrics");
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(refused.json().value("name", ""), "metrics");
+    EXPECT_EQ(refused.body.find("kvmhub_"), std::string::npos);
+    EXPECT_EQ(http_get(d.url() + "/metrics", bearer("scrape-secret-78")).status, 403);
+    EXPECT_EQ(http_get(d.url() + "/metrics", bearer(d.login())).status, 403) << "an admin token is not the scrape token";
+    auto scraped = http_get(d.url() + "/metrics", bearer("scrape-secret-77"));
+    EXPECT_EQ(scraped.status, 200);
+    EXPECT_NE(scraped.body.find("kvmhub_http_requests_total"), std::string::npos);
+    auto conf = http_get(d.url() + "/conf/", bearer(d.login())).json()["conf"];
+    EXPECT_EQ(conf["metrics"]["allow"], "192.0.2.0/24");
+    EXPECT_EQ(conf.dump().find("scrape-secret-77"), std::string::npos) << "the token is masked";
+
+}
+
 TEST_F(HttpServer, ConfDumpShowsSettingsAndMasksSecrets) {
     auto r = http_get(url() + "/conf/", bearer(daemon_->login()));
     ASSERT_EQ(r.status, 200) << r.body;

@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <regex>
 
 #include "support/daemon.hpp"
 #include "support/http_client.hpp"
+#include "support/local.hpp"
 #include "support/raw_socket.hpp"
 #include "support/temp_dir.hpp"
 
@@ -44,21 +46,40 @@ TEST(Shutdown, NewConnectionsAreRefusedOnceStopping) {
     EXPECT_FALSE(r.error.empty());
 }
 
-TEST(Startup, FirstStartPrintsARandomAdminPasswordOnce) {
+// A generated first password goes to a file only kvmhubd's user reads, never into the log; a
+// password the operator chose is never echoed either.
+TEST(Startup, FirstStartWritesARandomAdminPasswordToAFileNotTheLog) {
     TempDir dir;
     std::string data = dir.file("data");
-    auto first_start = [&] {
-        Daemon d(DaemonOptions{.args = {"--data-dir", data}, .admin_password = ""});
+    auto start_with = [](const std::string& data_dir, const std::string& password) {
+        Daemon d(DaemonOptions{.args = {"--data-dir", data_dir}, .admin_password = password});
         d.stop();
         return d.output();
     };
     // An empty KVMHUB_ADMIN_PASSWORD means: pick one.
-    std::string first = first_start();
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(first, m, std::regex("created user 'admin' with password: (\\S+)"))) << first;
-    EXPECT_GE(m[1].length(), 16);
-    std::string second = first_start();
-    EXPECT_EQ(second.find("created user"), std::string::npos) << second;
+    std::string first = start_with(data, "");
+    const std::string file = data + "/initial-admin-password";
+    EXPECT_NE(first.find("created user 'admin'; its password is in " + file), std::string::npos) << first;
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::string password = read_file(file);
+    ASSERT_FALSE(password.empty());
+    password.pop_back();  // the newline
+    EXPECT_GE(password.size(), 16u);
+    EXPECT_EQ(first.find(password), std::string::npos) << "the password is in the log";
+    Daemon d(DaemonOptions{.args = {"--data-dir", data}, .admin_password = ""});
+    EXPECT_EQ(http_post(d.url() + "/api/login", nlohmann::json{{"username", "admin"}, {"password", password}}.dump())
+                  .status,
+              200);
+    d.stop();
+    EXPECT_EQ(d.output().find("created user"), std::string::npos) << d.output();
+
+    TempDir other;
+    const std::string chosen = start_with(other.file("data"), "chosen-password-4711");
+    EXPECT_NE(chosen.find("created user 'admin' with the password of KVMHUB_ADMIN_PASSWORD"), std::string::npos)
+        << chosen;
+    EXPECT_EQ(chosen.find("chosen-password-4711"), std::string::npos) << chosen;
 }
 
 TEST(Startup, InvalidConfigNamesTheKeyAndExitsTwo) {

@@ -142,6 +142,26 @@ TEST_F(Tenant, CtrlUrlGivesTheTenantPageUrlAndASignedToken) {
     EXPECT_NE(audit.find("t1/" + uuid + "/link/" + id), std::string::npos) << "link.create is audited";
 }
 
+// Passwords, tokens and link keys never reach kvmhubd's log (its access log writes the path
+// only, never the query, where links carry their key).
+TEST_F(Tenant, NoSecretReachesTheLog) {
+    const std::string uuid = create_vm();
+    const TenantLink link = make_link(uuid, in(3600));
+    ASSERT_EQ(user("GET", "list", link).status, 200);
+    ASSERT_EQ(user("GET", "list", link, "&force=true").status / 100, 4);
+    EXPECT_EQ(http_post(daemon_->url() + "/api/login", R"({"username":"admin","password":"wrong-pass-123"})").status,
+              401);
+    ASSERT_EQ(http_get(daemon_->url() + "/vm/list/", HttpOptions{.headers = {"Cookie: token=" + *token_}}).status,
+              200);
+    const std::string log = daemon_->output();
+    ASSERT_NE(log.find("/user/vm/list/"), std::string::npos) << "the access log is on: " << log.substr(0, 2000);
+    for (const std::string& secret : {daemon_->admin_password(), std::string("wrong-pass-123"), *token_, link.k,
+                                      link.token}) {
+        ASSERT_GE(secret.size(), 10u);
+        EXPECT_EQ(log.find(secret), std::string::npos) << "a secret is in the log: " << secret.substr(0, 6) << "...";
+    }
+}
+
 TEST_F(Tenant, CtrlUrlRefusesBadInputAndCreatesNothing) {
     const std::string uuid = create_vm();
     const std::string base = "/vm/ctrl_url/t1/" + uuid;

@@ -20,7 +20,7 @@ template <typename Host>
 class Vm : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        daemon_ = new Daemon;
+        daemon_ = new Daemon({.env = Host::env()});
         token_ = new std::string(daemon_->login());
         json host = host_body("t1", Host::url());
         auto r = post("/conf/host/", host.dump());

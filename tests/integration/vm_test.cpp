@@ -6,6 +6,7 @@ namespace {
 
 struct InProcessTestDriver {
     static std::string url() { return "test:///default"; }
+    static std::map<std::string, std::string> env() { return {}; }
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(TestDefault, Vm, InProcessTestDriver);

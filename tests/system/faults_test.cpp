@@ -57,7 +57,7 @@ protected:
     json cached(const std::string& uuid) { return find_cached(get("/vm/list/").json(), uuid); }
 
     TempDir dir_;
-    Daemon daemon_{{.env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"}}}};
+    Daemon daemon_{{.env = {{"KVMHUB_LIBVIRT_RESYNC_INTERVAL", "3600"}, {"KVMHUB_LIBVIRT_ALLOW_TEST_FILES", "true"}}}};
     std::string token_ = daemon_.login();
 };
 

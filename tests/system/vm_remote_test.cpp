@@ -16,6 +16,8 @@ struct RemoteTestDriver {
         std::ofstream(path) << "<node/>\n";
         return "test+unix://" + path;
     }
+    // A node file is a test-only host URL.
+    static std::map<std::string, std::string> env() { return {{"KVMHUB_LIBVIRT_ALLOW_TEST_FILES", "true"}}; }
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(TestUnix, Vm, RemoteTestDriver);

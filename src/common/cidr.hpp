@@ -1,0 +1,31 @@
+// IP networks (address/prefix) and whether an address is in one: source allowlists.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace kvmhub {
+
+class Cidr {
+public:
+    // "127.0.0.0/8", "::1/128", or a bare address (the whole address).
+    static Result<Cidr> parse(std::string_view text);
+    // `address` as text; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) counts as its IPv4 one.
+    bool contains(std::string_view address) const;
+
+private:
+    bool v6_ = false;
+    std::array<unsigned char, 16> bytes_{};
+    int prefix_ = 0;
+};
+
+// A comma-separated list of networks (blanks around items ignored); BadInput naming `field`.
+Result<std::vector<Cidr>> parse_cidr_list(std::string_view text, std::string_view field);
+// Whether any network of `list` holds `address`.
+bool any_contains(const std::vector<Cidr>& list, std::string_view address);
+
+}  // namespace kvmhub
