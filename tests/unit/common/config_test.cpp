@@ -451,7 +451,8 @@ TEST_F(ConfigTest, UnknownKeyNamesTheFullDottedKey) {
     EXPECT_TRUE(FailsAt(load("[http]\nlisen = \":80\"\n"), "http.lisen", "did you mean http.listen"));
     EXPECT_TRUE(FailsAt(load("[store]\nbackend = \"sqlite\"\n[store.extra]\nx = 1\n"), "store.extra", "unknown key"));
     EXPECT_TRUE(FailsAt(load("dat_dir = \"/x\"\n"), "dat_dir", "did you mean data_dir"));
-    EXPECT_TRUE(FailsAt(load("[metrics]\nport = 1\n"), "metrics", "unknown key"));
+    EXPECT_TRUE(FailsAt(load("[metrics]\nport = 1\n"), "metrics.port", "unknown key"));
+    EXPECT_TRUE(FailsAt(load("[metricz]\nport = 1\n"), "metricz", "unknown key"));
 }
 
 TEST_F(ConfigTest, WrongTypeNamesTheKeyAndBothTypes) {
