@@ -65,18 +65,23 @@ Reply iso_delete(ApiContext& ctx, Request& req) {
     return audited(ctx, req, "iso.delete", *name, ctx.catalog.delete_iso(*name));
 }
 
-// How the host's libvirt calls went lately: a host that answers, but slowly, shows here.
+// How the host's libvirt calls went lately: a host that answers, but slowly, shows here, and
+// one that does not answer at all is `"reachable": false` (absent until a first call told).
 nlohmann::json libvirt_state(const std::map<std::string, virt::HostCallStats>& calls, const std::string& host) {
     auto it = calls.find(host);
-    if (it == calls.end()) return {{"calls", 0}, {"timeouts", 0}, {"slow", false}};
+    if (it == calls.end()) return {{"calls", 0}, {"timeouts", 0}, {"slow", false}, {"in_flight", 0}, {"stuck", 0}};
     const auto& s = it->second;
     nlohmann::json out = {{"calls", s.calls},
                           {"timeouts", s.timeouts},
                           {"slow", s.slow()},
-                          {"last_op", s.last_op},
-                          {"last_call_ms", s.last_ms},
-                          {"last_call_at", s.last_at_ms},
-                          {"last_timed_out", s.last_timed_out}};
+                          {"in_flight", s.in_flight},
+                          {"stuck", s.stuck}};
+    if (s.known()) out["reachable"] = s.reachable();
+    if (s.calls == 0) return out;
+    out["last_op"] = s.last_op;
+    out["last_call_ms"] = s.last_ms;
+    out["last_call_at"] = s.last_at_ms;
+    out["last_timed_out"] = s.last_timed_out;
     if (s.last_timeout_at_ms) out["last_timeout_at"] = s.last_timeout_at_ms;
     return out;
 }

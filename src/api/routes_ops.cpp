@@ -5,16 +5,40 @@
 #include <sodium.h>
 
 #include "api/routes.hpp"
+#include "catalog/catalog.hpp"
 #include "common/cidr.hpp"
+#include "vm/vm_service.hpp"
 
 namespace kvmhub::api {
 namespace {
 
+// How many hosts answer, as the last calls to them went: counts only, since anyone may ask.
+nlohmann::json host_counts(ApiContext& ctx) {
+    auto hosts = ctx.catalog.hosts();
+    if (!hosts) return nullptr;
+    const auto calls = ctx.vms.host_calls();
+    int up = 0, down = 0, unknown = 0;
+    for (const auto& host : *hosts) {
+        auto it = calls.find(host.value("name", ""));
+        if (it == calls.end() || !it->second.known()) {
+            ++unknown;
+        } else if (it->second.reachable()) {
+            ++up;
+        } else {
+            ++down;
+        }
+    }
+    return {{"up", up}, {"down", down}, {"unknown", unknown}};
+}
+
+// The daemon's own health: its store. Hosts that do not answer are the fleet's trouble, not
+// the daemon's, so they are counted here but never make it 503.
 Reply healthz(ApiContext& ctx, Request&) {
     auto store = ctx.store.ping();
     nlohmann::json body = {{"status", store ? "ok" : "degraded"},
                            {"store", store ? std::string("ok") : store.error().desc},
-                           {"backend", ctx.store.backend()}};
+                           {"backend", ctx.store.backend()},
+                           {"hosts", store ? host_counts(ctx) : nlohmann::json(nullptr)}};
     Reply reply = Reply::text(body.dump(), "application/json");
     if (!store) reply.status = 503;
     return reply;

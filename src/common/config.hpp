@@ -50,6 +50,10 @@ struct AuthConfig {
 struct HttpConfig {
     int io_threads = 0;      // 0 = number of cores
     int worker_threads = 0;  // blocking handler pool; 0 = max(4, 2 x cores)
+    // Handlers of a host's routes (a {host} in the path) run in that host's lane, not on the
+    // workers: this many at once per host, and this many more waiting (http/lanes.hpp).
+    int host_requests = 8;
+    int host_queue = 64;
     std::size_t body_limit = 1024 * 1024;
     int json_depth_limit = 64;
     std::chrono::seconds request_timeout{60};

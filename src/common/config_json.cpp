@@ -99,6 +99,8 @@ json config_to_json(const Config& c) {
     out["http"] = {
         {"io_threads", c.http.io_threads},
         {"worker_threads", c.http.worker_threads},
+        {"host_requests", c.http.host_requests},
+        {"host_queue", c.http.host_queue},
         {"body_limit", c.http.body_limit},
         {"json_depth_limit", c.http.json_depth_limit},
         {"request_timeout", c.http.request_timeout.count()},

@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "http/lanes.hpp"
 #include "http/websocket_bridge.hpp"
 
 namespace kvmhub::http {
@@ -175,6 +176,8 @@ struct Server::Impl {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
     std::atomic<std::size_t> next_context{0};
     asio::thread_pool workers;
+    // Handlers of a host's routes, one lane per host (see Route::on_io_thread and lanes.hpp).
+    Lanes lanes;
     std::vector<std::unique_ptr<Listener>> listeners;
     asio::signal_set signals{ioc, SIGINT, SIGTERM};
     asio::steady_timer grace_timer{ioc};
@@ -199,7 +202,10 @@ struct Server::Impl {
           ioc(*contexts.front()),
           workers(static_cast<std::size_t>(c.http.worker_threads > 0
                                                ? c.http.worker_threads
-                                               : std::max(4u, 2 * std::thread::hardware_concurrency()))) {
+                                               : std::max(4u, 2 * std::thread::hardware_concurrency()))),
+          lanes({.running = static_cast<std::size_t>(c.http.host_requests),
+                 .waiting = static_cast<std::size_t>(c.http.host_queue),
+                 .max_wait = std::chrono::duration_cast<std::chrono::milliseconds>(c.libvirt.call_timeout)}) {
         id_prefix = fmt::format("{:08x}", randombytes_random());
     }
 
@@ -259,6 +265,7 @@ struct Server::Impl {
             for (auto& c : contexts) c->stop();
         for (auto& t : threads) t.join();
         workers.join();
+        lanes.drain();
         return !cut_short.load();
     }
 
@@ -431,7 +438,8 @@ struct Server::Impl {
                 client_keep_alive && !reply.close && !is_stopping() && !(reply.stream && version < 11);
             // Counted before the write, so a client that got its reply also sees it in /metrics.
             record(req, reply, started);
-            co_await write_reply(stream, reply, version, keep_alive, req.request_id, req.method == Method::Head);
+            co_await write_reply(stream, reply, version, keep_alive, req.request_id, req.method == Method::Head,
+                                 req.param("host"));
             if (!keep_alive) co_return;
         }
     }
@@ -555,10 +563,37 @@ struct Server::Impl {
         }
         if (route.on_io_thread) {
             reply = invoke(route, req);
+        } else if (const std::string* host = req.param("host")) {
+            if (auto refused = co_await in_lane(*host, [&] { reply = invoke(route, req); }))
+                reply = Reply::error(*refused);
         } else {
             reply = co_await asio::co_spawn(
                 workers, [&]() -> asio::awaitable<Reply> { co_return invoke(route, req); }, asio::use_awaitable);
         }
+    }
+
+    // Runs `job` in the lane of `host` and resumes here once it ran (nullopt) or was refused.
+    asio::awaitable<std::optional<Error>> in_lane(const std::string& host, std::function<void()> job) {
+        auto executor = co_await asio::this_coro::executor;
+        co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<Error>)>(
+            [this, &host, executor](auto handler, std::function<void()> work) {
+                // Shared: the lane takes the job and the refusal as copyable functions, and
+                // calls exactly one of them; the guard keeps the connection's loop running.
+                auto resume = [h = std::make_shared<decltype(handler)>(std::move(handler)),
+                               guard = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(executor)](
+                                  std::optional<Error> outcome) {
+                    asio::post(guard->get_executor(),
+                               [h, guard, outcome = std::move(outcome)]() mutable { std::move (*h)(outcome); });
+                };
+                lanes.run(
+                    host,
+                    [work = std::move(work), resume] {
+                        work();
+                        resume(std::nullopt);
+                    },
+                    [resume](Error refusal) { resume(std::move(refusal)); });
+            },
+            asio::use_awaitable, std::move(job));
     }
 
     Reply invoke(const Route& route, Request& req) {
@@ -573,8 +608,10 @@ struct Server::Impl {
 
     template <class Stream>
     // Takes the reply's body (moved into the response, not copied).
+    // `host`: a streamed body is produced in that host's lane.
     asio::awaitable<void> write_reply(Stream& stream, Reply& reply, unsigned version, bool keep_alive,
-                                      const std::string& request_id, bool head_only = false) {
+                                      const std::string& request_id, bool head_only = false,
+                                      const std::string* host = nullptr) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), version};
         res.set(bhttp::field::server, "kvmhub");
         res.set(bhttp::field::content_type, reply.content_type);
@@ -582,7 +619,7 @@ struct Server::Impl {
         for (const auto& [name, value] : reply.headers) res.insert(name, value);
         res.keep_alive(keep_alive);
         if (reply.stream && !head_only) {
-            co_await write_streamed(stream, reply, res);
+            co_await write_streamed(stream, reply, res, host);
             co_return;
         }
         if (head_only) {
@@ -602,10 +639,12 @@ struct Server::Impl {
     }
 
     // Sends the header of `res` with chunked transfer, then runs the reply's producer on a
-    // worker thread; each write() waits until its chunk is on the wire (so a slow client slows
-    // the producer instead of filling memory) and fails once the client is gone.
+    // worker thread (in the lane of `host` when set); each write() waits until its chunk is on
+    // the wire (so a slow client slows the producer instead of filling memory) and fails once
+    // the client is gone.
     template <class Stream>
-    asio::awaitable<void> write_streamed(Stream& stream, const Reply& reply, bhttp::response<bhttp::string_body>& res) {
+    asio::awaitable<void> write_streamed(Stream& stream, const Reply& reply, bhttp::response<bhttp::string_body>& res,
+                                         const std::string* host) {
         // HTTP/1.0 has no chunked transfer: the body then ends when the connection closes.
         const bool chunked = res.version() >= 11;
         if (chunked)
@@ -632,23 +671,39 @@ struct Server::Impl {
             open = sent.get();
             return open;
         };
-        co_await asio::co_spawn(
-            workers,
-            [&]() -> asio::awaitable<void> {
-                try {
-                    reply.stream(write);
-                } catch (const std::exception& e) {
-                    logger->error("streamed reply threw error={}", e.what());
-                    write(nlohmann::json{{"result", "ERR"},
-                                         {"code", 500},
-                                         {"name", "server"},
-                                         {"desc", "internal error; see the server log"}}
-                              .dump() +
-                          "\n");
-                }
-                co_return;
-            },
-            asio::use_awaitable);
+        const auto produce = [&] {
+            try {
+                reply.stream(write);
+            } catch (const std::exception& e) {
+                logger->error("streamed reply threw error={}", e.what());
+                write(nlohmann::json{{"result", "ERR"},
+                                     {"code", 500},
+                                     {"name", "server"},
+                                     {"desc", "internal error; see the server log"}}
+                          .dump() +
+                      "\n");
+            }
+        };
+        if (host) {
+            // Refused before it started: the one line says why (on this thread; write() would
+            // wait for this very thread).
+            if (auto refused = co_await in_lane(*host, produce); refused && open) {
+                const std::string line = Reply::error(*refused).body + "\n";
+                beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
+                auto [wec, wn] =
+                    chunked ? co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(line)), nothrow)
+                            : co_await asio::async_write(stream, asio::buffer(line), nothrow);
+                open = !wec;
+            }
+        } else {
+            co_await asio::co_spawn(
+                workers,
+                [&]() -> asio::awaitable<void> {
+                    produce();
+                    co_return;
+                },
+                asio::use_awaitable);
+        }
         if (open && chunked) {
             beast::get_lowest_layer(stream).expires_after(config.http.request_timeout);
             co_await asio::async_write(stream, bhttp::make_chunk_last(), nothrow);

@@ -21,86 +21,95 @@ std::int64_t unix_ms_now() {
 }  // namespace
 
 CallExecutor::CallExecutor(const VirtOptions& options)
-    : timeout_(options.call_timeout), metrics_(options.metrics), state_(std::make_shared<State>()) {
+    : timeout_(options.call_timeout),
+      metrics_(options.metrics),
+      state_(std::make_shared<State>()),
+      pool_({.name = "libvirt",
+             .max_threads = static_cast<std::size_t>(std::max(1, options.max_threads)),
+             .grace = std::min<std::chrono::milliseconds>(options.call_timeout, std::chrono::seconds(10))}) {
     state_->max_in_flight = std::max(1, options.max_in_flight_per_host);
-    int count = std::max(1, options.worker_threads);
-    state_->alive = count;
-    workers_.reserve(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) workers_.emplace_back(work, state_);
 }
 
 CallExecutor::~CallExecutor() {
-    std::unique_lock lock(state_->mutex);
+    std::lock_guard lock(state_->mutex);
     state_->stop = true;
-    state_->queue.clear();
-    state_->work.notify_all();
     state_->slot_free.notify_all();
-    auto grace = std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(10));
-    bool all_exited = state_->exited.wait_for(lock, grace, [this] { return state_->alive == 0; });
-    int stuck = state_->alive;
-    lock.unlock();
-    for (auto& worker : workers_) {
-        if (all_exited) {
-            worker.join();
-        } else {
-            worker.detach();
-        }
-    }
-    if (!all_exited) log::get("virt")->warn("libvirt workers still busy at shutdown, detached count={}", stuck);
-}
+}  // then pool_ drops what has not started and waits a bounded time for the rest
 
-void CallExecutor::work(std::shared_ptr<State> state) {
+void CallExecutor::work(const std::shared_ptr<State>& state, Job& job) {
     auto log = log::get("virt");
-    std::unique_lock lock(state->mutex);
-    while (true) {
-        state->work.wait(lock, [&] { return state->stop || !state->queue.empty(); });
-        if (state->stop) break;
-        Job job = std::move(state->queue.front());
-        state->queue.pop_front();
-        lock.unlock();
-
-        auto started = Clock::now();
-        if (job.abandoned->load()) {
-            // The caller gave up while this waited in the queue: do not act on its behalf.
-            log->debug("libvirt call skipped, caller gave up host={} op={}", job.host_name, job.op);
-        } else {
-            job.run();
-            if (job.abandoned->load()) {
-                log->warn("libvirt call finished after its caller gave up host={} op={} ms={}", job.host_name, job.op,
-                          ms_since(started));
-            } else {
-                log->debug("libvirt call done host={} op={} ms={}", job.host_name, job.op, ms_since(started));
-            }
-        }
-        job.run = nullptr;  // release what the call captured before taking the lock again
-
-        lock.lock();
-        if (auto it = state->in_flight.find(job.host_key); it != state->in_flight.end() && --it->second <= 0) {
-            state->in_flight.erase(it);
-        }
-        state->slot_free.notify_all();
+    bool skip = false;
+    {
+        std::lock_guard lock(state->mutex);
+        skip = job.ticket->abandoned || state->stop;
     }
-    --state->alive;
-    state->exited.notify_all();
+    auto started = Clock::now();
+    if (skip) {
+        // The caller gave up before a thread took the call: do not act on its behalf.
+        log->debug("libvirt call skipped, caller gave up host={} op={}", job.host.name, job.op);
+    } else {
+        job.run();
+    }
+    job.run = nullptr;  // release what the call captured before taking the lock again
+
+    std::lock_guard lock(state->mutex);
+    job.ticket->finished = true;
+    auto& slots = state->slots[job.host.url];
+    auto& stats = state->stats[job.host.name];
+    --slots.in_flight;
+    --stats.in_flight;
+    if (job.ticket->abandoned) {
+        --slots.stuck;
+        --stats.stuck;
+        if (!skip)
+            log->warn("libvirt call finished after its caller gave up host={} op={} ms={}", job.host.name, job.op,
+                      ms_since(started));
+    } else {
+        log->debug("libvirt call done host={} op={} ms={}", job.host.name, job.op, ms_since(started));
+    }
+    if (slots.in_flight <= 0) state->slots.erase(job.host.url);
+    state->slot_free.notify_all();
 }
 
 Status CallExecutor::enqueue(Job job, Clock::time_point deadline) {
     std::unique_lock lock(state_->mutex);
-    bool has_slot = state_->slot_free.wait_until(lock, deadline, [&] {
-        auto it = state_->in_flight.find(job.host_key);
-        return state_->stop || it == state_->in_flight.end() || it->second < state_->max_in_flight;
-    });
-    if (state_->stop) return tl::unexpected(failed({job.host_name, job.host_key}, job.op, "shutting down"));
-    if (!has_slot) {
+    // Looked up each time: a finishing call erases the entry of a host with no call left.
+    auto slots = [&]() -> Slots& { return state_->slots[job.host.url]; };
+    const bool woken = state_->slot_free.wait_until(
+        lock, deadline, [&] { return state_->stop || slots().in_flight < state_->max_in_flight || slots().stuck > 0; });
+    if (state_->stop) return tl::unexpected(failed(job.host, job.op, "shutting down"));
+    if (slots().in_flight >= state_->max_in_flight) {
+        const int stuck = slots().stuck;
         lock.unlock();
-        log::get("virt")->warn("libvirt call found no free slot host={} op={} limit={}", job.host_name, job.op,
+        if (woken) {
+            // Every slot is taken and at least one by a call nobody waits for: the host does not
+            // answer, and waiting for its slot would only hold this caller as long.
+            log::get("virt")->warn("libvirt call refused, host not answering host={} op={} stuck={} limit={}",
+                                   job.host.name, job.op, stuck, state_->max_in_flight);
+            return tl::unexpected(Error{Errc::HostUnavailable, "host",
+                                        fmt::format("host {} is not answering: {} of its {} calls are stuck in "
+                                                    "libvirt; try again once it answers",
+                                                    job.host.name, stuck, state_->max_in_flight),
+                                        kLegacyHypervisorError});
+        }
+        log::get("virt")->warn("libvirt call found no free slot host={} op={} limit={}", job.host.name, job.op,
                                state_->max_in_flight);
-        return tl::unexpected(timed_out({job.host_name, job.host_key}, job.op));
+        return tl::unexpected(timed_out(job.host, job.op));
     }
-    ++state_->in_flight[job.host_key];
-    state_->queue.push_back(std::move(job));
-    state_->work.notify_one();
+    ++slots().in_flight;
+    ++state_->stats[job.host.name].in_flight;
+    lock.unlock();
+    pool_.post([state = state_, job = std::move(job)]() mutable { work(state, job); });
     return {};
+}
+
+void CallExecutor::give_up(const HostRef& host, const std::shared_ptr<Ticket>& ticket) {
+    std::lock_guard lock(state_->mutex);
+    ticket->abandoned = true;
+    if (ticket->finished) return;  // it returned just now: its slot is free already
+    ++state_->slots[host.url].stuck;
+    ++state_->stats[host.name].stuck;
+    state_->slot_free.notify_all();  // callers waiting for a slot of this host need not wait on
 }
 
 std::map<std::string, HostCallStats> CallExecutor::stats() const {
@@ -108,7 +117,8 @@ std::map<std::string, HostCallStats> CallExecutor::stats() const {
     return state_->stats;
 }
 
-void CallExecutor::ended(const HostRef& host, std::string_view op, Clock::duration waited, bool timed_out) {
+void CallExecutor::ended(const HostRef& host, std::string_view op, Clock::duration waited, bool timed_out,
+                         bool unreachable) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
     const auto now = unix_ms_now();
     {
@@ -118,6 +128,7 @@ void CallExecutor::ended(const HostRef& host, std::string_view op, Clock::durati
         s.last_ms = ms;
         s.last_at_ms = now;
         s.last_timed_out = timed_out;
+        s.last_unreachable = unreachable;
         ++s.calls;
         if (timed_out) {
             ++s.timeouts;

@@ -35,7 +35,9 @@ struct VirtOptions {
     // One call that copies a whole volume on the host (full clone) and cannot report progress.
     std::chrono::milliseconds copy_timeout{std::chrono::hours(1)};
     int max_in_flight_per_host = 4;  // libvirtd serves 5 calls per client by default
-    int worker_threads = 16;         // threads that make the blocking calls
+    // Threads that make the blocking calls start when needed and end when idle; this caps them
+    // (a call waits for a thread beyond it). At most max_in_flight_per_host per host are busy.
+    int max_threads = 512;
     // Where per-host call latencies and timeouts go (kvmhub_libvirt_*); none when null. Only
     // callers' threads touch it, never a worker that may outlive the hypervisor.
     Metrics* metrics = nullptr;
@@ -56,8 +58,15 @@ struct HostCallStats {
     std::uint64_t calls = 0;              // calls that ended
     std::uint64_t timeouts = 0;           // of them, timed out
     std::int64_t last_timeout_at_ms = 0;  // unix ms; 0: never
+    bool last_unreachable = false;        // the last call could not connect to the host
+    int in_flight = 0;                    // calls holding one of the host's slots now
+    int stuck = 0;                        // of them, calls whose caller gave up: libvirt still has them
     // The last call timed out or took kSlowCall or more.
     bool slow() const { return last_timed_out || last_ms >= kSlowCall.count(); }
+    // Known once a call ended or got stuck; reachable while its last call connected and answered
+    // in time and no call is stuck in libvirt.
+    bool known() const { return calls > 0 || stuck > 0; }
+    bool reachable() const { return !last_timed_out && !last_unreachable && stuck == 0; }
 };
 
 struct HostCapabilities {

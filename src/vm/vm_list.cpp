@@ -1,6 +1,10 @@
 // Listing VMs live from a host, and the guest cache that serves /vm/list/ for all hosts.
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -10,6 +14,9 @@
 
 namespace kvmhub::vm {
 namespace {
+
+// Hosts resync_all() re-reads at once.
+constexpr std::size_t kResyncParallel = 16;
 
 std::string cache_prefix(const std::string& host) {
     return fmt::format("{}{}/", kGuestsPrefix, host);
@@ -139,13 +146,24 @@ void VmService::resync_all() {
     }
     std::set<std::string> names;
     for (const auto& h : *hosts) names.insert(h.value("name", ""));
-    int failed = 0;
-    for (const auto& name : names) {
-        // An unreachable host keeps its last known guests (their "updated" stamp ages).
-        if (auto done = resync_host(name); !done) {
-            ++failed;
-            log::get("vm")->warn("guest cache resync failed host={} error={}", name, done.error().desc);
+    // Hosts are re-read side by side: a host that does not answer costs the round its call
+    // timeout once, not once per dead host, and holds up no other host's re-read.
+    const std::vector<std::string> order(names.begin(), names.end());
+    std::atomic<std::size_t> next{0};
+    std::atomic<int> failed{0};
+    auto worker = [&] {
+        for (std::size_t i = next++; i < order.size(); i = next++) {
+            // An unreachable host keeps its last known guests (their "updated" stamp ages).
+            if (auto done = resync_host(order[i]); !done) {
+                ++failed;
+                log::get("vm")->warn("guest cache resync failed host={} error={}", order[i], done.error().desc);
+            }
         }
+    };
+    {
+        std::vector<std::jthread> threads;
+        for (std::size_t t = 1; t < std::min(order.size(), kResyncParallel); ++t) threads.emplace_back(worker);
+        worker();
     }
     // What is cached for hosts deleted from the catalog goes too.
     std::set<std::string> orphans;
@@ -159,7 +177,7 @@ void VmService::resync_all() {
         }
     }
     for (const auto& name : orphans) forget_host(name);
-    log::get("vm")->debug("guest cache resynced hosts={} failed={}", names.size(), failed);
+    log::get("vm")->debug("guest cache resynced hosts={} failed={}", names.size(), failed.load());
 }
 
 Result<std::string> VmService::list_guest(const std::string& host, const std::string& uuid) {

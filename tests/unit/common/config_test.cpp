@@ -92,6 +92,8 @@ demo = false
 listen = ":9000"
 io_threads = 2
 worker_threads = 8
+host_requests = 3
+host_queue = 5
 body_limit = 2048
 json_depth_limit = 10
 request_timeout = 5
@@ -126,6 +128,8 @@ ACT_TMOUT = "5"
     EXPECT_EQ(c->listeners[0].surfaces, kAll);
     EXPECT_EQ(c->http.io_threads, 2);
     EXPECT_EQ(c->http.worker_threads, 8);
+    EXPECT_EQ(c->http.host_requests, 3);
+    EXPECT_EQ(c->http.host_queue, 5);
     EXPECT_EQ(c->http.body_limit, 2048u);
     EXPECT_EQ(c->http.json_depth_limit, 10);
     EXPECT_EQ(c->http.request_timeout, std::chrono::seconds(5));
@@ -494,6 +498,8 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"[http]\nshutdown_grace = -1", "http.shutdown_grace", "seconds"},
         RangeCase{"[http]\nio_threads = 257", "http.io_threads", "between 0 and 256"},
         RangeCase{"[http]\nworker_threads = -1", "http.worker_threads", "between 0 and 256"},
+        RangeCase{"[http]\nhost_requests = 0", "http.host_requests", "between 1 and 256"},
+        RangeCase{"[http]\nhost_queue = 4097", "http.host_queue", "between 0 and 4096"},
         RangeCase{"[auth]\ntoken_ttl = 59", "auth.token_ttl", "1 minute to 30 days"},
         RangeCase{"[auth]\ntoken_ttl = 2592001", "auth.token_ttl", "1 minute to 30 days"},
         RangeCase{"[auth]\nlogin_max_failures_per_user = 0", "auth.login_max_failures_per_user", ""},

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <future>
 #include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -23,7 +26,7 @@ struct Gate {
 };
 
 TEST(VirtCalls, ReturnsWhatTheCallReturns) {
-    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .worker_threads = 2});
+    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .max_threads = 2});
     auto r = calls.call(kFast, "answer", []() -> Result<int> { return 42; });
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, 42);
@@ -33,7 +36,7 @@ TEST(VirtCalls, ReturnsWhatTheCallReturns) {
 }
 
 TEST(VirtCalls, AStuckCallTimesOutAndOthersStillRun) {
-    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 2, .max_threads = 2});
     auto gate = std::make_shared<Gate>();
     auto stuck = calls.call(kSlow, "stuck", [gate]() -> Status {
         gate->opened.wait();
@@ -46,36 +49,87 @@ TEST(VirtCalls, AStuckCallTimesOutAndOthersStillRun) {
     gate->promise.set_value();
 }
 
-TEST(VirtCalls, AFullHostTimesOutWithoutTouchingOtherHosts) {
-    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 1, .worker_threads = 3});
+TEST(VirtCalls, AHostWhoseSlotsAreStuckFailsAtOnceWithoutTouchingOtherHosts) {
+    CallExecutor calls({.call_timeout = 300ms, .max_in_flight_per_host = 1, .max_threads = 3});
     auto gate = std::make_shared<Gate>();
     auto blocker = [gate]() -> Status {
         gate->opened.wait();
         return {};
     };
-    auto first = std::async(std::launch::async, [&] { return calls.call(kSlow, "first", blocker); });
-    EXPECT_EQ(first.get().error().code, Errc::HostTimeout);
-    // The first call still holds the host's only slot: the second never reaches a worker.
+    EXPECT_EQ(calls.call(kSlow, "first", blocker).error().code, Errc::HostTimeout);
+    auto state = calls.stats().at("slow");
+    EXPECT_EQ(state.stuck, 1);
+    EXPECT_EQ(state.in_flight, 1);
+    EXPECT_FALSE(state.reachable());
+
+    // The first call still holds the host's only slot, and nobody waits for it: the second is
+    // refused at once instead of waiting out its deadline, and never reaches a thread.
     std::atomic<bool> second_ran{false};
+    const auto before = std::chrono::steady_clock::now();
     auto second = calls.call(kSlow, "second", [&second_ran]() -> Status {
         second_ran = true;
         return {};
     });
-    EXPECT_EQ(second.error().code, Errc::HostTimeout);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 300ms) << "it waited for a slot that will not free";
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, Errc::HostUnavailable);
+    EXPECT_EQ(second.error().desc,
+              "host slow is not answering: 1 of its 1 calls are stuck in libvirt; try again once it answers");
     EXPECT_FALSE(second_ran.load());
     EXPECT_TRUE(calls.call(kFast, "other", []() -> Status { return {}; }));
 
     gate->promise.set_value();
-    // The slot frees once the stuck call returns.
+    // The slot frees once the stuck call returns, and the host is reachable again after a call.
+    for (int tries = 0; tries < 1000 && calls.stats().at("slow").in_flight > 0; ++tries)
+        std::this_thread::sleep_for(1ms);
     auto later = calls.call(kSlow, "later", []() -> Result<int> { return 1; });
     EXPECT_TRUE(later);
+    // The thread frees the slot just after the caller has the result.
+    for (int tries = 0; tries < 1000 && calls.stats().at("slow").in_flight > 0; ++tries)
+        std::this_thread::sleep_for(1ms);
+    state = calls.stats().at("slow");
+    EXPECT_EQ(state.stuck, 0);
+    EXPECT_EQ(state.in_flight, 0);
+    EXPECT_TRUE(state.reachable());
+}
+
+// Five hosts whose calls never return hold more calls than any fixed pool of threads would
+// have had (20): a sixth host is served at once all the same.
+TEST(VirtCalls, StuckHostsHoldOnlyTheirOwnThreads) {
+    CallExecutor calls({.call_timeout = 10s, .max_in_flight_per_host = 4});
+    auto gate = std::make_shared<Gate>();
+    std::vector<std::future<Status>> stuck;
+    std::vector<HostRef> hosts;
+    for (int h = 0; h < 5; ++h) hosts.push_back({fmt::format("dead{}", h), fmt::format("test:///dead{}", h)});
+    for (const auto& host : hosts)
+        for (int i = 0; i < 4; ++i)
+            stuck.push_back(std::async(std::launch::async, [&calls, host, gate] {
+                return calls.call(host, "hang", [gate]() -> Status {
+                    gate->opened.wait();
+                    return {};
+                });
+            }));
+    // Every dead host's slots are all in flight (each on a thread of its own) before the check.
+    for (int tries = 0; tries < 1000; ++tries) {
+        auto s = calls.stats();
+        int in_flight = 0;
+        for (const auto& host : hosts) in_flight += s.count(host.name) ? s.at(host.name).in_flight : 0;
+        if (in_flight == 20) break;
+        std::this_thread::sleep_for(5ms);
+    }
+    auto fast = calls.call(kFast, "quick", []() -> Result<int> { return 5; });
+    ASSERT_TRUE(fast) << fast.error().desc;
+    for (auto& f : stuck) EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "a stuck call ended early";
+    gate->promise.set_value();
+    for (auto& f : stuck) EXPECT_TRUE(f.get());
 }
 
 TEST(VirtCalls, ACallAbandonedInTheQueueNeverRuns) {
     auto ran = std::make_shared<std::atomic<bool>>(false);
     auto gate = std::make_shared<Gate>();
     {
-        CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 4, .worker_threads = 1});
+        // One thread in all: the second call waits for it behind the stuck first one.
+        CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 4, .max_threads = 1});
         auto first = std::async(std::launch::async, [&] {
             return calls.call(kSlow, "hold", [gate]() -> Status {
                 gate->opened.wait();
@@ -89,7 +143,7 @@ TEST(VirtCalls, ACallAbandonedInTheQueueNeverRuns) {
         });
         EXPECT_EQ(queued.error().code, Errc::HostTimeout);
         gate->promise.set_value();
-    }  // joins the worker: whatever it was going to run has run
+    }  // the queued call was skipped (its caller gave up) or dropped with the executor
     EXPECT_FALSE(ran->load());
 }
 
@@ -98,7 +152,7 @@ TEST(VirtCalls, ALateCompletionAfterShutdownTouchesOnlySharedState) {
     auto finished = std::make_shared<std::promise<void>>();
     auto done = finished->get_future();
     {
-        CallExecutor calls({.call_timeout = 100ms, .max_in_flight_per_host = 1, .worker_threads = 1});
+        CallExecutor calls({.call_timeout = 100ms, .max_in_flight_per_host = 1, .max_threads = 1});
         auto r = calls.call(kSlow, "late", [gate, finished]() -> Result<std::string> {
             gate->opened.wait();
             finished->set_value();
@@ -111,7 +165,7 @@ TEST(VirtCalls, ALateCompletionAfterShutdownTouchesOnlySharedState) {
 }
 
 TEST(VirtCalls, ACallThatKeepsBeatingOutlivesTheCallTimeout) {
-    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .max_threads = 2});
     auto beat = std::make_shared<Heartbeat>();
     // Five times the call timeout in all, never more than a quarter of it without a beat.
     auto r = calls.call_alive(kSlow, "upload", beat, [beat]() -> Result<int> {
@@ -127,7 +181,7 @@ TEST(VirtCalls, ACallThatKeepsBeatingOutlivesTheCallTimeout) {
 }
 
 TEST(VirtCalls, ACallThatStopsBeatingIsAbandonedAndToldSo) {
-    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    CallExecutor calls({.call_timeout = 200ms, .max_in_flight_per_host = 2, .max_threads = 2});
     auto beat = std::make_shared<Heartbeat>();
     auto gate = std::make_shared<Gate>();
     auto saw_abandoned = std::make_shared<std::promise<bool>>();
@@ -145,7 +199,7 @@ TEST(VirtCalls, ACallThatStopsBeatingIsAbandonedAndToldSo) {
 }
 
 TEST(VirtCalls, CallForUsesItsOwnDeadline) {
-    CallExecutor calls({.call_timeout = 50ms, .max_in_flight_per_host = 2, .worker_threads = 2});
+    CallExecutor calls({.call_timeout = 50ms, .max_in_flight_per_host = 2, .max_threads = 2});
     auto r = calls.call_for(kSlow, "copy", 5s, []() -> Result<int> {
         std::this_thread::sleep_for(300ms);
         return 1;
@@ -160,10 +214,26 @@ TEST(VirtCalls, CallForUsesItsOwnDeadline) {
     EXPECT_EQ(late.error().desc, "host fast did not answer within 100 ms");
 }
 
+// A host is reachable until a call could not connect to it or timed out, and again after a call
+// that answered.
+TEST(VirtCalls, AHostIsUnreachableAfterACallThatCouldNotConnect) {
+    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2});
+    ASSERT_TRUE(calls.call(kFast, "quick", []() -> Status { return {}; }));
+    EXPECT_TRUE(calls.stats().at("fast").known());
+    EXPECT_TRUE(calls.stats().at("fast").reachable());
+    auto refused = calls.call(
+        kFast, "open", []() -> Status { return fail(Errc::HostUnavailable, "host", "cannot connect to host fast"); });
+    ASSERT_FALSE(refused);
+    EXPECT_FALSE(calls.stats().at("fast").reachable());
+    auto missing = calls.call(kFast, "lookup", []() -> Status { return fail(Errc::NotFound, "uuid", "no such VM"); });
+    ASSERT_FALSE(missing);
+    EXPECT_TRUE(calls.stats().at("fast").reachable()) << "a host that answered NotFound answered";
+}
+
 // Each host's calls as the callers waited for them: the host's state for operators, and metrics.
 TEST(VirtCalls, EveryEndedCallIsCountedPerHostWithItsLatency) {
     Metrics metrics;
-    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .worker_threads = 2, .metrics = &metrics});
+    CallExecutor calls({.call_timeout = 5s, .max_in_flight_per_host = 2, .max_threads = 2, .metrics = &metrics});
     EXPECT_TRUE(calls.stats().empty());
 
     ASSERT_TRUE(calls.call(kFast, "quick", []() -> Status { return {}; }));
