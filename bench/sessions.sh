@@ -42,11 +42,11 @@ start() {
   printf -v "token_$name" %s "$(admin_token "$port" "$password" "$work/$name.log")"
 }
 
-# rps NAME: one wrk round on /conf/, prints "req/s p99".
+# rps NAME [PATH]: one wrk round on PATH (default /conf/) with the token, prints "req/s p99".
 rps() {
-  local port_var=port_$1 token_var=token_$1
+  local port_var=port_$1 token_var=token_$1 path=${2:-/conf/}
   wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Authorization: Bearer ${!token_var}" \
-    "http://127.0.0.1:${!port_var}/conf/" |
+    "http://127.0.0.1:${!port_var}$path" |
     awk '/Requests\/sec/ { rps = $2 } $1 == "99%" { p99 = $2 } END { printf "%.0f req/s, p99 %s\n", rps, p99 }'
 }
 
@@ -62,7 +62,7 @@ open=$(curl -sf -H "Authorization: Bearer $token_sessions" "http://127.0.0.1:$po
 
 echo "== GET /conf/ with a bearer token, $open open sessions (wrk -t$threads -c$connections -d$duration, $(nproc) cores shared with wrk)"
 for r in $(seq 1 "$rounds"); do
-  echo "round $r: with sessions: $(rps sessions)"
+  echo "round $r: with sessions: $(rps sessions)   (GET /healthz, no token, one store read: $(rps sessions /healthz))"
   [ -z "$baseline" ] || echo "round $r: baseline ($baseline): $(rps baseline)"
 done
 

@@ -256,7 +256,8 @@ TEST(Sessions, AdminEndsOneSessionById) {
     auto listed = http_get(d.url() + "/api/sessions?user=alice", bearer(admin));
     ASSERT_EQ(listed.status, 200) << listed.body;
     std::set<std::string> ids;
-    for (const auto& s : listed.json()["sessions"]) {
+    const json alices = listed.json()["sessions"];
+    for (const auto& s : alices) {
         EXPECT_EQ(s["user"], "alice");
         EXPECT_EQ(s["current"], false);
         EXPECT_EQ(s["ip"], "127.0.0.1");
@@ -500,7 +501,8 @@ TEST(Sessions, UserChangesAreAudited) {
     ASSERT_EQ(page.status, 200) << page.body;
     EXPECT_EQ(page.body.find(secret_password), std::string::npos) << "a password reached the audit log";
     std::vector<std::string> seen;
-    for (const auto& e : page.json()["audit"]) {  // newest first
+    const json entries = page.json()["audit"];
+    for (const auto& e : entries) {  // newest first
         const std::string action = e.value("action", "");
         if (!action.starts_with("user.") && !action.starts_with("session.")) continue;
         seen.insert(seen.begin(), e.value("who", "") + " " + e.value("action", "") + " " + e.value("target", "") + " " +
