@@ -44,6 +44,7 @@ bench: build
 	@bench/run.sh $(BUILD_DIR)
 	@$(BUILD_DIR)/bench/console_proxy_bench
 	@bench/meta.sh $(BUILD_DIR)
+	@bench/sessions.sh $(BUILD_DIR)
 	@bench/dead_hosts.sh $(BUILD_DIR)
 
 # libFuzzer + ASan/UBSan (clang): builds fuzz/*_fuzz.cpp and runs each for $(FUZZ_SECONDS)s from its seed corpus

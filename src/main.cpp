@@ -21,6 +21,7 @@
 #include "auth/jwt.hpp"
 #include "auth/links.hpp"
 #include "auth/secrets.hpp"
+#include "auth/sessions.hpp"
 #include "auth/ssh_identity.hpp"
 #include "auth/throttle.hpp"
 #include "auth/users.hpp"
@@ -30,11 +31,11 @@
 #include "common/config.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
+#include "console/console_service.hpp"
 #include "disks/gold_cache.hpp"
 #include "disks/provisioner.hpp"
 #include "http/server.hpp"
 #include "store/sqlite_store.hpp"
-#include "console/console_service.hpp"
 #include "virt/hypervisor.hpp"
 #include "virt/probe.hpp"
 #include "vm/cache_updater.hpp"
@@ -64,6 +65,7 @@ struct Services {
     std::unique_ptr<store::Store> store;
     std::unique_ptr<auth::UserService> users;
     std::unique_ptr<auth::TokenSigner> tokens;
+    std::unique_ptr<auth::SessionService> sessions;
     std::unique_ptr<auth::LoginThrottle> throttle;
     std::unique_ptr<auth::AuditLog> audit;
     std::unique_ptr<auth::LinkService> links;
@@ -100,6 +102,7 @@ struct Services {
         if (!secret) return tl::unexpected(secret.error());
         users = std::make_unique<auth::UserService>(*store, clock);
         tokens = std::make_unique<auth::TokenSigner>(*secret, clock);
+        sessions = std::make_unique<auth::SessionService>(*store, clock, config.auth.session_lifetime);
         const auto& a = config.auth;
         throttle = std::make_unique<auth::LoginThrottle>(clock, a.login_max_failures_per_user,
                                                          a.login_max_failures_per_ip, a.login_window, a.login_lockout);
@@ -160,8 +163,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config,    clock,  *store,   metrics, *users, *tokens,   *throttle,
-                               *audit,    *catalog, *vms,  *seeds, *tasks, *links, *consoles};
+        return api::ApiContext{config, clock,    *store, metrics, *users, *tokens, *sessions, *throttle,
+                               *audit, *catalog, *vms,   *seeds,  *tasks, *links,  *consoles};
     }
 };
 
@@ -242,15 +245,38 @@ Result<std::string> read_password() {
     return first;
 }
 
+// Offline user changes, on the same store file as a running daemon (SQLite serialises the
+// writers). The daemon reads a token's session record on every request, so sessions ended
+// here are refused on their next request. Each change is audited as who="cli".
 int user_command(const Config& config, const std::string& action, const std::string& name) {
     if (auto ok = ensure_data_dir(config); !ok) return runtime_error(ok.error());
     Services services(config);
     if (auto ok = services.open(config.store.sqlite_path); !ok) return runtime_error(ok.error());
-    auto password = read_password();
-    if (!password) return runtime_error(password.error());
-    auto done = action == "add" ? services.users->add(name, *password) : services.users->set_password(name, *password);
+    Status done;
+    std::string said;
+    if (action == "add" || action == "passwd") {
+        auto password = read_password();
+        if (!password) return runtime_error(password.error());
+        done = action == "add" ? services.users->add(name, *password) : services.users->set_password(name, *password);
+        said = action == "add" ? "added" : "password changed; all of its sessions ended";
+    } else if (action == "del") {
+        done = services.users->remove(name);
+        said = "deleted; all of its sessions ended";
+    } else if (action == "disable") {
+        done = services.users->set_disabled(name, true);
+        said = "disabled; all of its sessions ended";
+    } else {
+        done = services.users->set_disabled(name, false);
+        said = "enabled";
+    }
+    const std::string audit_action = action == "add"       ? "user.add"
+                                     : action == "passwd"  ? "user.password"
+                                     : action == "del"     ? "user.delete"
+                                     : action == "disable" ? "user.disable"
+                                                           : "user.enable";
+    services.audit->record(auth::AuditEntry{"cli", audit_action, name, done ? "ok" : done.error().desc, ""});
     if (!done) return runtime_error(done.error());
-    std::cout << fmt::format("user '{}' {}\n", name, action == "add" ? "added" : "password changed");
+    std::cout << fmt::format("user '{}' {}\n", name, said);
     return 0;
 }
 
@@ -284,13 +310,20 @@ int run(int argc, char** argv) {
     app.add_option("--data-dir", overrides.data_dir, "directory for the SQLite store and other state");
     app.add_option("--log-level", overrides.log_level, "trace, debug, info, warn, error, critical or off");
 
-    auto* user = app.add_subcommand("user", "manage local users (reads the password from stdin)");
+    auto* user = app.add_subcommand("user", "manage local users (add and passwd read the password from stdin)");
     user->require_subcommand(1);
     std::string user_name;
     auto* user_add = user->add_subcommand("add", "add a user");
     user_add->add_option("name", user_name, "user name")->required();
-    auto* user_passwd = user->add_subcommand("passwd", "change a user's password");
+    auto* user_passwd = user->add_subcommand("passwd", "change a user's password (ends all of its sessions)");
     user_passwd->add_option("name", user_name, "user name")->required();
+    auto* user_del = user->add_subcommand("del", "delete a user (ends all of its sessions)");
+    user_del->add_option("name", user_name, "user name")->required();
+    auto* user_disable =
+        user->add_subcommand("disable", "disable a user (ends all of its sessions, refuses its logins)");
+    user_disable->add_option("name", user_name, "user name")->required();
+    auto* user_enable = user->add_subcommand("enable", "enable a disabled user");
+    user_enable->add_option("name", user_name, "user name")->required();
     auto* routes = app.add_subcommand("routes", "print the route table as JSON and exit");
 
     try {
@@ -307,6 +340,9 @@ int run(int argc, char** argv) {
     if (*routes) return routes_command(*config);
     if (*user_add) return user_command(*config, "add", user_name);
     if (*user_passwd) return user_command(*config, "passwd", user_name);
+    if (*user_del) return user_command(*config, "del", user_name);
+    if (*user_disable) return user_command(*config, "disable", user_name);
+    if (*user_enable) return user_command(*config, "enable", user_name);
     return serve(*config);
 }
 

@@ -1,6 +1,7 @@
 #include "api/admin_guard.hpp"
 
 #include "auth/jwt.hpp"
+#include "auth/sessions.hpp"
 
 namespace kvmhub::api {
 namespace {
@@ -56,11 +57,18 @@ Status same_origin_proof(const http::Request& request, const std::string& origin
     return refuse("the request shows no origin (no Sec-Fetch-Site, Origin or Referer)");
 }
 
-Result<std::string> AdminGuard::check(const http::Route& route, const http::Request& request) const {
+Result<auth::TokenClaims> request_claims(const auth::TokenSigner& tokens, const http::Request& request) {
     auto token = request_token(request);
     if (!token) return tl::unexpected(token.error());
-    auto claims = tokens_.verify(*token);
+    return tokens.verify(*token);
+}
+
+Result<std::string> AdminGuard::check(const http::Route& route, const http::Request& request) const {
+    auto claims = request_claims(tokens_, request);
     if (!claims) return tl::unexpected(claims.error());
+    // The one store read per admin request: the session record, by its primary key.
+    if (auto session = sessions_.check(claims->username, claims->session); !session)
+        return tl::unexpected(session.error());
     const bool cookie_only = request.header("authorization") == nullptr;
     if (cookie_only && (route.effect != http::Effect::Reads || route.websocket)) {
         if (auto proof = same_origin_proof(request, expected_origin(request, public_origin_), route.websocket); !proof)

@@ -1,4 +1,8 @@
-// Admin access: a valid token from `Authorization: Bearer <jwt>` or the `token` cookie.
+// Admin access: a valid token from `Authorization: Bearer <jwt>` or the `token` cookie, whose
+// session (claim "sid") is still open: one read of the session record by its key per request
+// (auth/sessions.hpp), with no cache, so a session ended by any process on the store (another
+// request, the offline `kvmhubd user ...`) is refused on the next request. A token without a
+// session id is one from before sessions: 401 "token predates sessions; log in again".
 //
 // Cross-site request forgery: a browser attaches the cookie to requests that other sites make
 // (a link, a form, a fetch, a websocket; SameSite=Lax still sends it on top-level navigations
@@ -18,20 +22,27 @@
 
 namespace kvmhub::auth {
 class TokenSigner;
-}
+class SessionService;
+struct TokenClaims;
+}  // namespace kvmhub::auth
 
 namespace kvmhub::api {
 
 class AdminGuard final : public http::AccessGuard {
 public:
-    AdminGuard(const auth::TokenSigner& tokens, std::string public_origin)
-        : tokens_(tokens), public_origin_(std::move(public_origin)) {}
+    AdminGuard(const auth::TokenSigner& tokens, const auth::SessionService& sessions, std::string public_origin)
+        : tokens_(tokens), sessions_(sessions), public_origin_(std::move(public_origin)) {}
     Result<std::string> check(const http::Route& route, const http::Request& request) const override;
 
 private:
     const auth::TokenSigner& tokens_;
+    const auth::SessionService& sessions_;
     std::string public_origin_;
 };
+
+// The verified claims of the request's token (for handlers that need the session id; the
+// guard has checked the session already).
+Result<auth::TokenClaims> request_claims(const auth::TokenSigner& tokens, const http::Request& request);
 
 // The token a request carries (bearer header first, then cookie); Unauthorized when none
 // or when the Authorization header is not a bearer token.

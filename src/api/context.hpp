@@ -11,6 +11,7 @@
 namespace kvmhub::auth {
 class UserService;
 class TokenSigner;
+class SessionService;
 class LoginThrottle;
 class AuditLog;
 class LinkService;
@@ -42,6 +43,7 @@ struct ApiContext {
     Metrics& metrics;
     auth::UserService& users;
     auth::TokenSigner& tokens;
+    auth::SessionService& sessions;
     auth::LoginThrottle& throttle;
     auth::AuditLog& audit;
     catalog::Catalog& catalog;

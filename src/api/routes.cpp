@@ -35,9 +35,11 @@ Result<std::string> required_query(const http::Request& request, const std::stri
 }
 
 Status build_router(http::Router& router, ApiContext& ctx) {
-    router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens, ctx.config.http.public_origin));
+    router.set_guard(http::Access::Admin,
+                     std::make_shared<AdminGuard>(ctx.tokens, ctx.sessions, ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
     router.add(auth_routes(ctx));
+    router.add(user_routes(ctx));
     router.add(ops_routes(ctx));
     router.add(catalog_routes(ctx));
     router.add(template_routes(ctx));

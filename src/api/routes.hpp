@@ -24,6 +24,7 @@ inline http::Handler bind(ApiContext& ctx, http::Reply (*fn)(ApiContext&, http::
 }
 
 std::vector<http::Route> auth_routes(ApiContext& ctx);      // routes_auth.cpp
+std::vector<http::Route> user_routes(ApiContext& ctx);      // routes_users.cpp
 std::vector<http::Route> ops_routes(ApiContext& ctx);       // routes_ops.cpp
 std::vector<http::Route> catalog_routes(ApiContext& ctx);   // routes_catalog.cpp
 std::vector<http::Route> template_routes(ApiContext& ctx);  // routes_templates.cpp

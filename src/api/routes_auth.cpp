@@ -1,10 +1,14 @@
-// /api/login, /api/refresh, /logout: local users, JWT in the reply and in a `token` cookie.
+// /api/login, /api/refresh, /logout: local users, JWT in the reply and in a `token` cookie;
+// every token names its session (auth/sessions.hpp).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api/admin_guard.hpp"
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
 #include "auth/jwt.hpp"
+#include "auth/sessions.hpp"
 #include "auth/throttle.hpp"
 #include "auth/users.hpp"
 #include "common/log.hpp"
@@ -17,9 +21,10 @@ std::string token_cookie(const std::string& token, std::int64_t max_age, bool se
                        secure ? "; Secure" : "");
 }
 
-Reply token_reply(ApiContext& ctx, const auth::IssuedToken& issued, bool secure) {
+Reply token_reply(const auth::IssuedToken& issued, std::int64_t now, bool secure) {
     Reply reply = Reply::ok({{"token", issued.token}, {"expires", issued.expires}});
-    reply.headers.emplace_back("Set-Cookie", token_cookie(issued.token, ctx.config.auth.token_ttl.count(), secure));
+    reply.headers.emplace_back("Set-Cookie",
+                               token_cookie(issued.token, std::max<std::int64_t>(issued.expires - now, 0), secure));
     return reply;
 }
 
@@ -38,34 +43,62 @@ Reply login(ApiContext& ctx, Request& req) {
                                    std::to_string(ctx.throttle.retry_after_seconds(*username, req.client_ip)));
         return reply;
     }
-    auto user = ctx.users.authenticate(*username, *password);
-    if (!user) {
-        ctx.throttle.record_failure(*username, req.client_ip);
+    auto session = ctx.users.sign_in(*username, *password, ctx.sessions, req.client_ip);
+    if (!session) {
+        if (session.error().code == Errc::Unauthorized) ctx.throttle.record_failure(*username, req.client_ip);
         log::get("auth")->warn("login failed req={} user={} ip={}", req.request_id, *username, req.client_ip);
-        return Reply::error(user.error());
+        return Reply::error(session.error());
     }
     ctx.throttle.record_success(*username, req.client_ip);
-    auto issued = ctx.tokens.issue(*user, ctx.config.auth.token_ttl);
+    // No token outlives its session (session_lifetime >= token_ttl is checked at start; the
+    // clock may have ticked since the session was made).
+    const std::int64_t now = ctx.clock.now_seconds();
+    const std::int64_t expires = std::min(now + ctx.config.auth.token_ttl.count(), session->ends);
+    auto issued =
+        ctx.tokens.issue(session->user, session->id, std::chrono::seconds(std::max<std::int64_t>(expires - now, 1)));
     if (!issued) return Reply::error(issued.error());
-    req.principal = *user;
-    return token_reply(ctx, *issued, req.tls);
+    req.principal = session->user;
+    return token_reply(*issued, now, req.tls);
 }
 
+// simplekvm's shape ({"result","token","expires"} and the cookie), but the new token ends at the
+// earlier of now + token_ttl and the session's absolute end; a session past its end is refused.
 Reply refresh(ApiContext& ctx, Request& req) {
-    // The guard has verified the token already; read it again for the refresh count.
-    auto token = request_token(req);
-    if (!token) return Reply::error(token.error());
-    auto claims = ctx.tokens.verify(*token);
+    // The guard has checked the token and its session already; read it again for the claims.
+    auto claims = request_claims(ctx.tokens, req);
     if (!claims) return Reply::error(claims.error());
-    auto issued = ctx.tokens.issue(claims->username, ctx.config.auth.token_ttl, claims->refresh_count + 1);
+    auto session = ctx.sessions.refresh(claims->username, claims->session);
+    if (!session) return Reply::error(session.error());
+    const std::int64_t now = ctx.clock.now_seconds();
+    const std::int64_t expires = std::min(now + ctx.config.auth.token_ttl.count(), session->ends);
+    auto issued = ctx.tokens.issue(claims->username, claims->session, std::chrono::seconds(expires - now),
+                                   claims->refresh_count + 1);
     if (!issued) return Reply::error(issued.error());
-    return token_reply(ctx, *issued, req.tls);
+    return token_reply(*issued, now, req.tls);
 }
 
-Reply logout(ApiContext&, Request& req) {
-    Reply reply = Reply::ok();
-    reply.headers.emplace_back("Set-Cookie", token_cookie("", 0, req.tls));
-    return reply;
+// Ends the session of the token presented, and clears the cookie. A bearer token is proof
+// enough (another site cannot send the header). A cookie alone is a credential the browser
+// attaches for any site, so ending its session needs the same-origin proof of every
+// state-changing route (admin_guard.hpp); without it: 403, the session is kept. A token that
+// is not valid any more (or none) has nothing to end: the cookie is cleared all the same.
+Reply logout(ApiContext& ctx, Request& req) {
+    Reply cleared = Reply::ok();
+    cleared.headers.emplace_back("Set-Cookie", token_cookie("", 0, req.tls));
+    auto claims = request_claims(ctx.tokens, req);
+    if (!claims) return cleared;
+    auto open = ctx.sessions.check(claims->username, claims->session);
+    if (!open) return open.error().code == Errc::Unauthorized ? cleared : Reply::error(open.error());
+    const bool cookie_only = req.header("authorization") == nullptr;
+    if (cookie_only) {
+        auto proof = same_origin_proof(req, expected_origin(req, ctx.config.http.public_origin), false);
+        if (!proof) return Reply::error(proof.error());
+    }
+    req.principal = claims->username;
+    auto ended = ctx.sessions.end(claims->username, claims->session);
+    if (!ended) return Reply::error(ended.error());
+    log::get("auth")->info("logout req={} user={} session ended", req.request_id, claims->username);
+    return cleared;
 }
 
 }  // namespace

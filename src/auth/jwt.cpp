@@ -81,17 +81,19 @@ std::string TokenSigner::sign(std::string_view signing_input) const {
     return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
-Result<IssuedToken> TokenSigner::issue(const std::string& username, std::chrono::seconds ttl, int refresh_count) const {
+Result<IssuedToken> TokenSigner::issue(const std::string& username, const std::string& session,
+                                       std::chrono::seconds ttl, int refresh_count) const {
     if (secret_.empty()) return fail(Errc::Internal, "jwt", "no signing secret configured");
     if (username.empty()) return fail(Errc::BadInput, "username", "user name must not be empty");
+    if (session.empty()) return fail(Errc::BadInput, "sid", "a token needs a session id");
     if (ttl.count() <= 0) return fail(Errc::BadInput, "ttl", "token lifetime must be positive");
     if (refresh_count < 0) return fail(Errc::BadInput, "refresh_count", "refresh count must not be negative");
 
     const std::int64_t now = clock_.now_seconds();
     const std::int64_t exp = now + ttl.count();
-    const json payload = {{"sub", username},      {"iat", now},
-                          {"exp", exp},           {"jti", random_bytes_b64(kJtiBytes)},
-                          {"cnt", refresh_count}, {"typ", kTokenType}};
+    const json payload = {
+        {"sub", username},      {"iat", now},     {"exp", exp},       {"jti", random_bytes_b64(kJtiBytes)},
+        {"cnt", refresh_count}, {"sid", session}, {"typ", kTokenType}};
     // dump() throws only on invalid UTF-8; `replace` makes it total (user names are ASCII anyway).
     std::string input = base64url_encode(kHeader) + "." +
                         base64url_encode(payload.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -142,6 +144,10 @@ Result<TokenClaims> TokenSigner::verify(std::string_view token) const {
     if (!string_equals(payload, "typ", kTokenType)) return unauthorized("token is not an admin token");
     get_int(payload, "iat", claims.issued_at);
     if (auto jti = payload.find("jti"); jti != payload.end() && jti->is_string()) claims.id = jti->get<std::string>();
+    auto sid = payload.find("sid");
+    if (sid == payload.end() || !sid->is_string() || sid->get_ref<const std::string&>().empty())
+        return unauthorized("token predates sessions; log in again");
+    claims.session = sid->get<std::string>();
     std::int64_t cnt = 0;
     if (get_int(payload, "cnt", cnt) && cnt >= 0 && cnt <= std::numeric_limits<int>::max()) {
         claims.refresh_count = static_cast<int>(cnt);

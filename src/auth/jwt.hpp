@@ -5,7 +5,8 @@
 // `==` (not constant time), reports errors by exceptions, and treats alg "none" as a decode
 // path of its own. HS256 is small enough to do here: libsodium's HMAC-SHA256, strict
 // base64url, nlohmann::json, sodium_memcmp for the signature. Only what we issue is accepted:
-// header alg exactly "HS256", typ absent or "JWT", no "crit"; payload typ "admin".
+// header alg exactly "HS256", typ absent or "JWT", no "crit"; payload typ "admin" and a session
+// id "sid" (auth/sessions.hpp: a token from before sessions is refused).
 // Expiry has zero leeway: a token is dead once now >= exp. Several daemons share one secret
 // (auth/secrets.hpp) and are expected to run NTP-synchronised clocks.
 #pragma once
@@ -35,6 +36,7 @@ struct TokenClaims {
     std::int64_t expires = 0;    // "exp", Unix seconds
     std::string id;              // "jti", random, for revocation lists and audit
     int refresh_count = 0;       // "cnt", how many times the session was refreshed
+    std::string session;         // "sid", the session's id (auth/sessions.hpp), never empty
 };
 
 class TokenSigner {
@@ -46,10 +48,12 @@ public:
     TokenSigner(const TokenSigner&) = delete;
     TokenSigner& operator=(const TokenSigner&) = delete;
 
-    // BadInput for an empty username, a non-positive ttl or a negative refresh_count.
-    Result<IssuedToken> issue(const std::string& username, std::chrono::seconds ttl, int refresh_count = 0) const;
+    // BadInput for an empty username or session, a non-positive ttl or a negative refresh_count.
+    Result<IssuedToken> issue(const std::string& username, const std::string& session, std::chrono::seconds ttl,
+                              int refresh_count = 0) const;
 
-    // Unauthorized (where="token") for anything but an intact, unexpired admin token of ours.
+    // Unauthorized (where="token") for anything but an intact, unexpired admin token of ours
+    // that names a session. Whether the session is still open is SessionService::check's part.
     Result<TokenClaims> verify(std::string_view token) const;
 
 private:

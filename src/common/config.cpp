@@ -363,6 +363,11 @@ Status finish(Config& config) {
     if (config.console.ui_dir.empty()) config.console.ui_dir = KVMHUB_DEFAULT_UI_DIR;
     if (config.iso_dir.empty()) config.iso_dir = (std::filesystem::path(config.data_dir) / "iso").string();
     if (config.ctrl_srv.empty()) config.ctrl_srv = config.meta_srv;
+    if (config.auth.session_lifetime < config.auth.token_ttl)
+        return fail(Errc::BadInput, "auth.session_lifetime",
+                    fmt::format("must be at least auth.token_ttl ({} s), got {} s: a token never outlives its "
+                                "session",
+                                config.auth.token_ttl.count(), config.auth.session_lifetime.count()));
     if (config.store.backend == StoreBackend::Etcd && config.store.etcd_endpoints.empty())
         return fail(Errc::BadInput, "store.etcd_endpoints",
                     "the etcd backend needs at least one endpoint; set store.etcd_endpoints, KVMHUB_ETCD_ENDPOINTS "

@@ -40,6 +40,8 @@ struct StoreConfig {
 
 struct AuthConfig {
     std::chrono::seconds token_ttl{3600};
+    // The absolute end of a login session: /api/refresh never extends a session past it.
+    std::chrono::seconds session_lifetime{43200};
     int login_max_failures_per_user = 5;  // failures inside the window before a user is locked
     int login_max_failures_per_ip = 20;   // failures inside the window before a client IP is locked
     std::chrono::seconds login_window{300};

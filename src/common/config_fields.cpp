@@ -145,6 +145,9 @@ const std::array kFields{
 
     Field{.key = "auth.token_ttl", .env = "KVMHUB_TOKEN_TTL", .kind = Kind::Int, .min = 60, .max = kMaxSeconds,
           .unit = "seconds (1 minute to 30 days)", .set = assign<&Config::auth, &AuthConfig::token_ttl>},
+    Field{.key = "auth.session_lifetime", .env = "KVMHUB_SESSION_LIFETIME", .kind = Kind::Int, .min = 60,
+          .max = kMaxSeconds, .unit = "seconds (1 minute to 30 days)",
+          .set = assign<&Config::auth, &AuthConfig::session_lifetime>},
     Field{.key = "auth.login_max_failures_per_user", .env = "KVMHUB_LOGIN_MAX_FAILURES_PER_USER", .kind = Kind::Int,
           .min = 1, .max = kMaxFailures, .unit = "failures",
           .set = assign<&Config::auth, &AuthConfig::login_max_failures_per_user>},

@@ -139,6 +139,7 @@ json config_to_json(const Config& c) {
     // initial_admin_password is deliberately absent, not even as "set"/"unset".
     out["auth"] = {
         {"token_ttl", c.auth.token_ttl.count()},
+        {"session_lifetime", c.auth.session_lifetime.count()},
         {"login_max_failures_per_user", c.auth.login_max_failures_per_user},
         {"login_max_failures_per_ip", c.auth.login_max_failures_per_ip},
         {"login_window", c.auth.login_window.count()},

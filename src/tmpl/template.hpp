@@ -1,6 +1,6 @@
 // A Jinja2-compatible template engine for the subset that domain, device and cloud-init templates use.
 //
-// Language (see shared/spec/templates.md): `{{ expr }}`, `{# comment #}`, `{% if/elif/else/endif %}`,
+// Language (Jinja2's syntax): `{{ expr }}`, `{# comment #}`, `{% if/elif/else/endif %}`,
 // `{% for x in seq %}...{% else %}...{% endfor %}` with loop.index/index0/first/last/length/revindex/revindex0,
 // `{% set x = expr %}`, `{% macro name(a, b='x') %}...{% endmacro %}` called as `name(...)` inside expressions,
 // and expressions with literals (strings with \n \t \' \" \\ \xNN \uNNNN escapes, ints, floats, true/false/True/

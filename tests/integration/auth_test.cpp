@@ -89,9 +89,12 @@ std::vector<std::pair<std::string, std::string>> bad_tokens(const Daemon& d) {
     auto secret = auth::load_or_create_secret(**store, auth::kJwtSecretKey, auth::kJwtSecretBytes);
     EXPECT_TRUE(secret.has_value());
     ManualClock an_hour_ago(std::chrono::system_clock::now() - std::chrono::hours(1));
-    auto expired = auth::TokenSigner(*secret, an_hour_ago).issue("admin", std::chrono::seconds(60));
-    auto foreign = auth::TokenSigner(std::string(32, 'k'), system_clock).issue("admin", std::chrono::seconds(600));
-    auto valid = auth::TokenSigner(*secret, system_clock).issue("admin", std::chrono::seconds(600));
+    auto expired =
+        auth::TokenSigner(*secret, an_hour_ago).issue("admin", "AAAAAAAAAAAAAAAAAAAAAA", std::chrono::seconds(60));
+    auto foreign = auth::TokenSigner(std::string(32, 'k'), system_clock)
+                       .issue("admin", "AAAAAAAAAAAAAAAAAAAAAA", std::chrono::seconds(600));
+    auto valid =
+        auth::TokenSigner(*secret, system_clock).issue("admin", "AAAAAAAAAAAAAAAAAAAAAA", std::chrono::seconds(600));
     std::string payload = valid->token.substr(valid->token.find('.') + 1);
     payload = payload.substr(0, payload.find('.'));
     std::string none_header = auth::base64url_encode(R"({"alg":"none","typ":"JWT"})");
@@ -105,6 +108,9 @@ std::vector<std::pair<std::string, std::string>> bad_tokens(const Daemon& d) {
         {"Authorization: Bearer " + none_header + "." + payload + ".", "alg none"},
         {"Authorization: Bearer " + expired->token, "expired"},
         {"Cookie: token=" + expired->token, "expired cookie"},
+        // Signed with the daemon's key, unexpired, but naming a session the store does not have.
+        {"Authorization: Bearer " + valid->token, "no such session"},
+        {"Cookie: token=" + valid->token, "no such session, cookie"},
     };
 }
 

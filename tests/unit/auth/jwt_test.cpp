@@ -37,7 +37,8 @@ std::string hs512(const std::string& key, const std::string& input) {
 }
 
 json valid_payload() {
-    return {{"sub", "alice"}, {"iat", kStart}, {"exp", kStart + 3600}, {"jti", "x"}, {"cnt", 0}, {"typ", "admin"}};
+    return {{"sub", "alice"}, {"iat", kStart}, {"exp", kStart + 3600}, {"jti", "x"},
+            {"cnt", 0},       {"sid", "s1"},   {"typ", "admin"}};
 }
 
 // header.payload without the signature
@@ -64,7 +65,7 @@ protected:
 };
 
 TEST_F(TokenSignerTest, IssuedTokenVerifiesWithItsClaims) {
-    auto issued = signer.issue("alice", 3600s, 2);
+    auto issued = signer.issue("alice", "s1", 3600s, 2);
     ASSERT_TRUE(issued) << issued.error().desc;
     EXPECT_EQ(issued->expires, kStart + 3600);
     auto claims = signer.verify(issued->token);
@@ -73,11 +74,27 @@ TEST_F(TokenSignerTest, IssuedTokenVerifiesWithItsClaims) {
     EXPECT_EQ(claims->issued_at, kStart);
     EXPECT_EQ(claims->expires, kStart + 3600);
     EXPECT_EQ(claims->refresh_count, 2);
+    EXPECT_EQ(claims->session, "s1");
     EXPECT_FALSE(claims->id.empty());
 }
 
+TEST_F(TokenSignerTest, ATokenWithoutASessionIdPredatesSessionsAndIsRefused) {
+    auto p = valid_payload();
+    p.erase("sid");
+    auto no_sid = signer.verify(signed_token(json{{"alg", "HS256"}, {"typ", "JWT"}}, p));
+    ASSERT_FALSE(no_sid);
+    EXPECT_EQ(no_sid.error().code, Errc::Unauthorized);
+    EXPECT_EQ(no_sid.error().desc, "token predates sessions; log in again");
+    for (const json& bad : {json(""), json(7), json(nullptr), json::array({"s1"})}) {
+        p["sid"] = bad;
+        expect_unauthorized(signed_token(json{{"alg", "HS256"}, {"typ", "JWT"}}, p));
+    }
+    p["sid"] = "s1";
+    EXPECT_TRUE(signer.verify(signed_token(json{{"alg", "HS256"}, {"typ", "JWT"}}, p)));
+}
+
 TEST_F(TokenSignerTest, IssuedTokenIsHs256AdminJwt) {
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     const auto& t = issued->token;
     const auto header = json::parse(*base64url_decode(t.substr(0, t.find('.'))));
@@ -89,8 +106,8 @@ TEST_F(TokenSignerTest, IssuedTokenIsHs256AdminJwt) {
 }
 
 TEST_F(TokenSignerTest, EveryTokenGetsItsOwnId) {
-    auto a = signer.issue("alice", 60s);
-    auto b = signer.issue("alice", 60s);
+    auto a = signer.issue("alice", "s1", 60s);
+    auto b = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(a && b);
     EXPECT_NE(a->token, b->token);
     EXPECT_NE(signer.verify(a->token)->id, signer.verify(b->token)->id);
@@ -98,14 +115,14 @@ TEST_F(TokenSignerTest, EveryTokenGetsItsOwnId) {
 
 TEST_F(TokenSignerTest, AnotherSignerWithTheSameSecretVerifies) {
     TokenSigner other(kSecret, clock);
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     EXPECT_TRUE(other.verify(issued->token));
 }
 
 TEST_F(TokenSignerTest, SecretsLongerThanABlockWork) {
     TokenSigner long_key(std::string(200, 'z'), clock);
-    auto issued = long_key.issue("alice", 60s);
+    auto issued = long_key.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     EXPECT_TRUE(long_key.verify(issued->token));
     EXPECT_FALSE(signer.verify(issued->token));
@@ -146,13 +163,13 @@ TEST_F(TokenSignerTest, RejectsUnknownCriticalHeaderAndForeignTyp) {
 
 TEST_F(TokenSignerTest, RejectsWrongSecret) {
     TokenSigner other(std::string(32, 'x'), clock);
-    auto issued = other.issue("alice", 60s);
+    auto issued = other.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     expect_unauthorized(issued->token);
 }
 
 TEST_F(TokenSignerTest, RejectsTamperedPayload) {
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     const auto& t = issued->token;
     const auto dot1 = t.find('.');
@@ -163,7 +180,7 @@ TEST_F(TokenSignerTest, RejectsTamperedPayload) {
 }
 
 TEST_F(TokenSignerTest, RejectsTamperedSignature) {
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     std::string t = issued->token;
     t[t.size() - 2] = t[t.size() - 2] == 'A' ? 'B' : 'A';
@@ -173,7 +190,7 @@ TEST_F(TokenSignerTest, RejectsTamperedSignature) {
 }
 
 TEST_F(TokenSignerTest, RejectsExpiredTokenWithTimeInMessage) {
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     clock.advance(61s);
     auto claims = signer.verify(issued->token);
@@ -183,7 +200,7 @@ TEST_F(TokenSignerTest, RejectsExpiredTokenWithTimeInMessage) {
 }
 
 TEST_F(TokenSignerTest, RejectsTokenWhoseExpiryIsExactlyNow) {
-    auto issued = signer.issue("alice", 60s);
+    auto issued = signer.issue("alice", "s1", 60s);
     ASSERT_TRUE(issued);
     clock.advance(59s);
     EXPECT_TRUE(signer.verify(issued->token));
@@ -234,14 +251,15 @@ TEST_F(TokenSignerTest, RejectsSignedTokensWithBadClaims) {
 }
 
 TEST_F(TokenSignerTest, IssueRefusesBadArguments) {
-    EXPECT_EQ(signer.issue("", 60s).error().code, Errc::BadInput);
-    EXPECT_EQ(signer.issue("alice", 0s).error().code, Errc::BadInput);
-    EXPECT_EQ(signer.issue("alice", 60s, -1).error().code, Errc::BadInput);
+    EXPECT_EQ(signer.issue("", "s1", 60s).error().code, Errc::BadInput);
+    EXPECT_EQ(signer.issue("alice", "s1", 0s).error().code, Errc::BadInput);
+    EXPECT_EQ(signer.issue("alice", "s1", 60s, -1).error().code, Errc::BadInput);
+    EXPECT_EQ(signer.issue("alice", "", 60s).error().where, "sid");
 }
 
 TEST_F(TokenSignerTest, EmptySecretFailsClosed) {
     TokenSigner empty("", clock);
-    EXPECT_EQ(empty.issue("alice", 60s).error().code, Errc::Internal);
+    EXPECT_EQ(empty.issue("alice", "s1", 60s).error().code, Errc::Internal);
     const std::string input = signing_input(R"({"alg":"HS256"})", valid_payload().dump());
     EXPECT_FALSE(empty.verify(input + "." + base64url_encode(hs256("", input))));
 }

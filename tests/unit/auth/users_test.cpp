@@ -18,6 +18,14 @@ protected:
     store::Store& store = *owned_store;
     ManualClock clock{std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000))};
     UserService users{store, clock};
+    SessionService sessions{store, clock, std::chrono::seconds(3600)};
+
+    std::string open_session(const std::string& name, const std::string& password) {
+        auto s = users.sign_in(name, password, sessions, "192.0.2.1");
+        EXPECT_TRUE(s) << (s ? "" : s.error().desc);
+        return s ? s->id : std::string();
+    }
+    bool is_open(const std::string& name, const std::string& sid) { return bool(sessions.check(name, sid)); }
 };
 
 TEST_F(UserServiceTest, AddedUserAuthenticates) {
@@ -150,6 +158,121 @@ TEST_F(UserServiceTest, EnsureAdminRacingDaemonsCreateExactlyOneAdmin) {
     ASSERT_TRUE(ra && rb);
     EXPECT_TRUE(ra->empty() != rb->empty()) << "exactly one daemon sets the password";
     EXPECT_TRUE(users.authenticate("admin", ra->empty() ? *rb : *ra));
+}
+
+TEST_F(UserServiceTest, SignInOpensASessionAndRecordsTheLogin) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    clock.advance(std::chrono::seconds(5));
+    auto s = users.sign_in("alice", "pw", sessions, "192.0.2.9");
+    ASSERT_TRUE(s) << s.error().desc;
+    EXPECT_EQ(s->user, "alice");
+    EXPECT_EQ(s->ip, "192.0.2.9");
+    EXPECT_EQ(s->ends, 1'700'000'005 + 3600);
+    EXPECT_TRUE(is_open("alice", s->id));
+    const auto j = nlohmann::json::parse((*store.get("/users/alice"))->value);
+    EXPECT_EQ(j["last_login"], 1'700'000'005);
+    EXPECT_EQ(j["disabled"], false);
+    auto info = users.describe();
+    ASSERT_TRUE(info);
+    ASSERT_EQ(info->size(), 1u);
+    EXPECT_EQ((*info)[0].last_login, 1'700'000'005);
+    EXPECT_FALSE((*info)[0].to_json().contains("hash"));
+}
+
+TEST_F(UserServiceTest, SignInPrunesEndedSessions) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    const auto old = open_session("bob", "pw");
+    clock.advance(std::chrono::seconds(3600));
+    open_session("alice", "pw");
+    EXPECT_FALSE(*store.get(session_key("bob", old))) << "the ended record of another user is pruned too";
+    EXPECT_EQ(store.list(kSessionsPrefix)->size(), 1u);
+}
+
+TEST_F(UserServiceTest, ADisabledUserGetsTheSameErrorAsAWrongPassword) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    ASSERT_TRUE(users.set_disabled("alice", true));
+    auto disabled = users.sign_in("alice", "pw", sessions, "");
+    auto wrong = users.sign_in("bob", "nope", sessions, "");
+    ASSERT_FALSE(disabled);
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(disabled.error().code, wrong.error().code);
+    EXPECT_EQ(disabled.error().where, wrong.error().where);
+    EXPECT_EQ(disabled.error().desc, wrong.error().desc);
+    EXPECT_FALSE(users.authenticate("alice", "pw"));
+    ASSERT_TRUE(users.set_disabled("alice", false));
+    EXPECT_TRUE(users.sign_in("alice", "pw", sessions, ""));
+}
+
+TEST_F(UserServiceTest, DisableAndRemoveEndEverySessionOfThatUserOnly) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    ASSERT_TRUE(users.add("carol", "pw"));
+    const auto a1 = open_session("alice", "pw"), a2 = open_session("alice", "pw");
+    const auto b1 = open_session("bob", "pw"), c1 = open_session("carol", "pw");
+    ASSERT_TRUE(users.set_disabled("alice", true));
+    EXPECT_FALSE(is_open("alice", a1));
+    EXPECT_FALSE(is_open("alice", a2));
+    EXPECT_TRUE(is_open("bob", b1));
+    ASSERT_TRUE(users.remove("bob"));
+    EXPECT_FALSE(is_open("bob", b1));
+    EXPECT_FALSE(*store.get("/users/bob"));
+    EXPECT_TRUE(is_open("carol", c1));
+    EXPECT_EQ(users.remove("bob").error().code, Errc::NotFound);
+    EXPECT_EQ(users.set_disabled("bob", true).error().code, Errc::NotFound);
+    EXPECT_EQ(users.remove("../x").error().where, "username");
+}
+
+TEST_F(UserServiceTest, TheLastEnabledUserCannotBeRemovedOrDisabled) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    ASSERT_TRUE(users.set_disabled("bob", true));
+    for (auto r : {users.remove("alice"), users.set_disabled("alice", true)}) {
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, Errc::Conflict);
+        EXPECT_EQ(r.error().where, "username");
+        EXPECT_NE(r.error().desc.find("last enabled user"), std::string::npos) << r.error().desc;
+    }
+    EXPECT_TRUE(users.authenticate("alice", "pw"));
+    // A disabled user is no one's last door: it can go.
+    EXPECT_TRUE(users.remove("bob"));
+    EXPECT_FALSE(users.remove("alice"));
+}
+
+TEST_F(UserServiceTest, RacingRemovalsOfTheLastTwoUsersLeaveOne) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    UserService a(store, clock);
+    UserService b(store, clock);
+    Status ra, rb;
+    std::latch start(2);
+    std::thread ta([&] {
+        start.arrive_and_wait();
+        ra = a.remove("alice");
+    });
+    std::thread tb([&] {
+        start.arrive_and_wait();
+        rb = b.remove("bob");
+    });
+    ta.join();
+    tb.join();
+    EXPECT_TRUE(bool(ra) != bool(rb)) << "exactly one removal succeeds";
+    EXPECT_EQ(users.list()->size(), 1u);
+}
+
+TEST_F(UserServiceTest, APasswordChangeEndsAllSessionsOrAllButTheOneKept) {
+    ASSERT_TRUE(users.add("alice", "pw"));
+    ASSERT_TRUE(users.add("bob", "pw"));
+    const auto a1 = open_session("alice", "pw"), a2 = open_session("alice", "pw"), b1 = open_session("bob", "pw");
+    ASSERT_TRUE(users.set_password("alice", "new", a1));
+    EXPECT_TRUE(is_open("alice", a1)) << "the kept session";
+    EXPECT_FALSE(is_open("alice", a2));
+    EXPECT_TRUE(is_open("bob", b1));
+    ASSERT_TRUE(users.set_password("alice", "newer"));
+    EXPECT_FALSE(is_open("alice", a1));
+    EXPECT_FALSE(users.sign_in("alice", "new", sessions, ""));
+    EXPECT_TRUE(users.sign_in("alice", "newer", sessions, ""));
 }
 
 }  // namespace

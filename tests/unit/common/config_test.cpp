@@ -106,6 +106,7 @@ etcd_endpoints = ["http://a:2379", "https://b:2379"]
 etcd_prefix = "/x"
 [auth]
 token_ttl = 600
+session_lifetime = 7200
 login_max_failures_per_user = 3
 login_max_failures_per_ip = 9
 login_window = 60
@@ -140,6 +141,7 @@ ACT_TMOUT = "5"
     EXPECT_EQ(c->store.etcd_endpoints, (std::vector<std::string>{"http://a:2379", "https://b:2379"}));
     EXPECT_EQ(c->store.etcd_prefix, "/x");
     EXPECT_EQ(c->auth.token_ttl, std::chrono::seconds(600));
+    EXPECT_EQ(c->auth.session_lifetime, std::chrono::seconds(7200));
     EXPECT_EQ(c->auth.login_max_failures_per_user, 3);
     EXPECT_EQ(c->auth.login_max_failures_per_ip, 9);
     EXPECT_EQ(c->auth.login_window, std::chrono::seconds(60));
@@ -327,6 +329,7 @@ TEST_F(ConfigTest, EnvironmentErrorNamesTheVariableUsed) {
 TEST_F(ConfigTest, EveryScalarVariableIsRead) {
     auto c = load_env({{"KVMHUB_LOG_LEVEL", "debug"},
                        {"KVMHUB_TOKEN_TTL", "120"},
+                       {"KVMHUB_SESSION_LIFETIME", "300"},
                        {"KVMHUB_LOGIN_MAX_FAILURES_PER_USER", "2"},
                        {"KVMHUB_LOGIN_MAX_FAILURES_PER_IP", "4"},
                        {"KVMHUB_LOGIN_WINDOW", "30"},
@@ -340,6 +343,7 @@ TEST_F(ConfigTest, EveryScalarVariableIsRead) {
     ASSERT_TRUE(c) << error_of(c);
     EXPECT_EQ(c->log_level, "debug");
     EXPECT_EQ(c->auth.token_ttl, std::chrono::seconds(120));
+    EXPECT_EQ(c->auth.session_lifetime, std::chrono::seconds(300));
     EXPECT_EQ(c->auth.login_max_failures_per_user, 2);
     EXPECT_EQ(c->auth.login_max_failures_per_ip, 4);
     EXPECT_EQ(c->auth.login_window, std::chrono::seconds(30));
@@ -502,6 +506,10 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"[http]\nhost_queue = 4097", "http.host_queue", "between 0 and 4096"},
         RangeCase{"[auth]\ntoken_ttl = 59", "auth.token_ttl", "1 minute to 30 days"},
         RangeCase{"[auth]\ntoken_ttl = 2592001", "auth.token_ttl", "1 minute to 30 days"},
+        RangeCase{"[auth]\nsession_lifetime = 59", "auth.session_lifetime", "1 minute to 30 days"},
+        RangeCase{"[auth]\nsession_lifetime = 2592001", "auth.session_lifetime", "1 minute to 30 days"},
+        RangeCase{"[auth]\ntoken_ttl = 7200\nsession_lifetime = 3600", "auth.session_lifetime",
+                  "at least auth.token_ttl (7200 s)"},
         RangeCase{"[auth]\nlogin_max_failures_per_user = 0", "auth.login_max_failures_per_user", ""},
         RangeCase{"[auth]\nlogin_max_failures_per_ip = 0", "auth.login_max_failures_per_ip", ""},
         RangeCase{"[auth]\nlogin_window = 0", "auth.login_window", ""},
@@ -528,11 +536,13 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST_F(ConfigTest, BoundaryValuesAreAccepted) {
-    auto low = load("[http]\nbody_limit = 1024\nio_threads = 0\nrequest_timeout = 1\n[auth]\ntoken_ttl = 60\n");
+    auto low = load(
+        "[http]\nbody_limit = 1024\nio_threads = 0\nrequest_timeout = 1\n[auth]\ntoken_ttl = 60\nsession_lifetime = "
+        "60\n");
     ASSERT_TRUE(low) << error_of(low);
     auto high = load(
         "[http]\nbody_limit = 67108864\nio_threads = 256\njson_depth_limit = 512\n"
-        "[auth]\ntoken_ttl = 2592000\n");
+        "[auth]\ntoken_ttl = 2592000\nsession_lifetime = 2592000\n");
     ASSERT_TRUE(high) << error_of(high);
     EXPECT_EQ(high->http.body_limit, 64u << 20);
 }
@@ -698,6 +708,7 @@ TEST_F(ConfigTest, DumpHasTheSimplekvmNamesAndEverySection) {
     EXPECT_EQ(j["http"]["body_limit"], 1048576);
     EXPECT_EQ(j["http"]["request_timeout"], 60);
     EXPECT_EQ(j["auth"]["token_ttl"], 3600);
+    EXPECT_EQ(j["auth"]["session_lifetime"], 43200);
     EXPECT_EQ(j["tenant"]["key_grace"], 86400);
     EXPECT_EQ(j["tenant"]["max_link_lifetime"], 366 * 86400);
     EXPECT_EQ(j["store"]["sqlite_path"], "/d/kvmhub.db");
