@@ -27,16 +27,10 @@ http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std
     return reply;
 }
 
-Result<std::string> required_query(const http::Request& request, const std::string& name) {
-    const std::string* value = request.query_param(name);
-    if (value == nullptr || value->empty())
-        return fail(Errc::BadInput, name, "query parameter '" + name + "' is required", 800);
-    return *value;
-}
-
 Status build_router(http::Router& router, ApiContext& ctx) {
     router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens, ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
+    router.set_json_depth_limit(ctx.config.http.json_depth_limit);
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));
     router.add(catalog_routes(ctx));

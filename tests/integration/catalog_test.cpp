@@ -213,7 +213,7 @@ TEST_F(Catalog, HostValidationNamesTheField) {
     expect_refused(post("/conf/host/", with("arch", "ppc64")), 400, "arch", "x86_64 or aarch64");
     expect_refused(post("/conf/host/", with("ipaddr", "not an address!")), 400, "ipaddr", "neither an IP");
     expect_refused(post("/conf/host/", with("sshport", "99999")), 400, "sshport", "1 to 65535");
-    expect_refused(post("/conf/host/", with("sshport", "22x")), 400, "sshport", "TCP port");
+    expect_refused(post("/conf/host/", with("sshport", "22x")), 400, "sshport", "whole number");
     expect_refused(post("/conf/host/", with("sshuser", "")), 400, "sshuser", "must not be empty");
     expect_refused(post("/conf/host/", with("disk.nosuch", "on")), 400, "disk.nosuch", "no device template");
     expect_refused(post("/conf/host/", with("colour", "blue")), 400, "colour", "unknown field");
