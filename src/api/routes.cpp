@@ -4,6 +4,8 @@
 #include "api/tenant_guard.hpp"
 #include "auth/audit.hpp"
 
+#include <fmt/format.h>
+
 namespace kvmhub::api {
 
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,
@@ -31,6 +33,13 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens, ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
     router.set_json_depth_limit(ctx.config.http.json_depth_limit);
+    // A refused change is audited like one a service refused: who tried what, and why not.
+    router.on_input_refused([&ctx](const http::Route& route, const http::Request& request, const Error& error) {
+        if (route.effect != http::Effect::Changes || route.access == http::Access::Public) return;
+        ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal,
+                                          fmt::format("{} {}", http::method_name(route.method), route.pattern),
+                                          request.path, error.desc, request.request_id});
+    });
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));
     router.add(catalog_routes(ctx));

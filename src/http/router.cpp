@@ -92,14 +92,19 @@ void Router::add(std::vector<Route> routes) {
     for (auto& r : routes) {
         // The input is checked before the handler sees the request; a websocket route refuses
         // with a completed handshake and a close frame, as its handler's own refusals do.
-        if (r.input.declared && r.handler)
-            r.handler = [input = r.input, websocket = r.websocket, depth = json_depth_,
-                         handler = std::move(r.handler)](Request& request) {
-                if (auto ok = check_input(input, request, depth); !ok)
+        if (r.input.declared && r.handler) {
+            // The hook gets the route as declared (without this wrapper), a copy of its own.
+            Route declared{r.method, r.pattern, r.access, r.effect, r.surface, nullptr, r.body_limit};
+            r.handler = [input = r.input, websocket = r.websocket, depth = json_depth_, hook = input_refused_,
+                         declared = std::move(declared), handler = std::move(r.handler)](Request& request) {
+                if (auto ok = check_input(input, request, depth); !ok) {
+                    if (hook) hook(declared, request, ok.error());
                     return websocket && is_websocket_request(request) ? refuse_websocket(ok.error())
                                                                       : Reply::error(ok.error());
+                }
                 return handler(request);
             };
+        }
         routes_.push_back(std::move(r));
     }
     sealed_ = false;

@@ -86,6 +86,9 @@ public:
     void add(std::vector<Route> routes);
     // The nesting cap of JSON bodies (http.json_depth_limit); set before add().
     void set_json_depth_limit(int depth) { json_depth_ = depth; }
+    // Told of every request the input check refuses (the handler never runs); set before add().
+    using InputRefused = std::function<void(const Route& route, const Request& request, const Error& error)>;
+    void on_input_refused(InputRefused hook) { input_refused_ = std::move(hook); }
     // Installs the guard for an access class (Admin, Tenant).
     void set_guard(Access access, std::shared_ptr<const AccessGuard> guard);
     // Validates the table: access set, guards present, patterns well-formed, no duplicates, an
@@ -112,6 +115,7 @@ private:
     std::shared_ptr<const AccessGuard> tenant_guard_;
     bool sealed_ = false;
     int json_depth_ = 64;
+    InputRefused input_refused_;
 };
 
 }  // namespace kvmhub::http

@@ -364,14 +364,20 @@ TEST_F(Catalog, TemplatesInUseCannotBeDeleted) {
 
 TEST_F(Catalog, ChangesAreAudited) {
     ASSERT_EQ(post("/conf/host/", host("h-audit")).status, 200);
-    (void)post("/conf/host/", json{{"name", "h-audit2"}});
+    // Refused by the route's input (no handler ran): audited under the route.
+    (void)post("/conf/host/", json{{"name", "h-audit3"}});
+    (void)post("/conf/host/", json{{"name", "h-audit2"}, {"tpl", "nosuch"}});
     auto r = call("GET", "/api/audit?limit=5");
     ASSERT_EQ(r.status, 200) << r.body;
     auto entries = r.json()["audit"];
-    ASSERT_GE(entries.size(), 2u);
+    ASSERT_GE(entries.size(), 3u);
     EXPECT_EQ(entries[0]["action"], "host.put");  // newest first: the refused one
     EXPECT_EQ(entries[0]["target"], "h-audit2");
     EXPECT_NE(entries[0]["result"], "ok");
+    EXPECT_EQ(entries[1]["action"], "POST /conf/host/");
+    EXPECT_EQ(entries[1]["target"], "/conf/host/");
+    EXPECT_EQ(entries[1]["result"], "'tpl' is required");
+    entries.erase(entries.begin());
     EXPECT_EQ(entries[1]["target"], "h-audit");
     EXPECT_EQ(entries[1]["result"], "ok");
     EXPECT_EQ(entries[1]["who"], "admin");
