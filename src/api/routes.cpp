@@ -36,9 +36,12 @@ Status build_router(http::Router& router, ApiContext& ctx) {
     // A refused change is audited like one a service refused: who tried what, and why not.
     router.on_input_refused([&ctx](const http::Route& route, const http::Request& request, const Error& error) {
         if (route.effect != http::Effect::Changes || route.access == http::Access::Public) return;
+        // The target as the handlers write it ("host/uuid"), or the path of a route without parameters.
+        std::string target;
+        for (const auto& [name, value] : request.params) target += (target.empty() ? "" : "/") + value;
         ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal,
                                           fmt::format("{} {}", http::method_name(route.method), route.pattern),
-                                          request.path, error.desc, request.request_id});
+                                          target.empty() ? request.path : target, error.desc, request.request_id});
     });
     router.add(auth_routes(ctx));
     router.add(ops_routes(ctx));

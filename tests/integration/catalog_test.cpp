@@ -366,7 +366,9 @@ TEST_F(Catalog, ChangesAreAudited) {
     ASSERT_EQ(post("/conf/host/", host("h-audit")).status, 200);
     // Refused by the route's input (no handler ran): audited under the route.
     (void)post("/conf/host/", json{{"name", "h-audit3"}});
-    (void)post("/conf/host/", json{{"name", "h-audit2"}, {"tpl", "nosuch"}});
+    json unknown_tpl = host("h-audit2");
+    unknown_tpl["tpl"] = "nosuch";
+    (void)post("/conf/host/", unknown_tpl);
     auto r = call("GET", "/api/audit?limit=5");
     ASSERT_EQ(r.status, 200) << r.body;
     auto entries = r.json()["audit"];
@@ -439,7 +441,7 @@ TEST(CatalogBackup, AHostileOrBrokenUploadChangesNothing) {
     // Refused restores are audited too.
     auto audit = http_get(d.url() + "/api/audit?limit=1", bearer(token)).json()["audit"];
     ASSERT_EQ(audit.size(), 1u);
-    EXPECT_EQ(audit[0]["action"], "restore");
+    EXPECT_EQ(audit[0]["action"], "POST /conf/restore/");  // not multipart: refused by the route's input
     EXPECT_NE(audit[0]["result"], "ok");
 }
 
