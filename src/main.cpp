@@ -293,7 +293,8 @@ int routes_command(const Config& config) {
                        {"pattern", r.pattern},
                        {"access", http::access_name(r.access)},
                        {"effect", http::effect_name(r.effect)},
-                       {"surface", surface_name(r.surface)}});
+                       {"surface", surface_name(r.surface)},
+                       {"input", r.input.to_json()}});
     std::cout << out.dump(2) << "\n";
     return 0;
 }

@@ -4,6 +4,8 @@
 #include "api/tenant_guard.hpp"
 #include "auth/audit.hpp"
 
+#include <fmt/format.h>
+
 namespace kvmhub::api {
 
 http::Reply audited(ApiContext& ctx, const http::Request& request, const std::string& action, const std::string& target,
@@ -27,17 +29,21 @@ http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std
     return reply;
 }
 
-Result<std::string> required_query(const http::Request& request, const std::string& name) {
-    const std::string* value = request.query_param(name);
-    if (value == nullptr || value->empty())
-        return fail(Errc::BadInput, name, "query parameter '" + name + "' is required", 800);
-    return *value;
-}
-
 Status build_router(http::Router& router, ApiContext& ctx) {
     router.set_guard(http::Access::Admin,
                      std::make_shared<AdminGuard>(ctx.tokens, ctx.sessions, ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
+    router.set_json_depth_limit(ctx.config.http.json_depth_limit);
+    // A refused change is audited like one a service refused: who tried what, and why not.
+    router.on_input_refused([&ctx](const http::Route& route, const http::Request& request, const Error& error) {
+        if (route.effect != http::Effect::Changes || route.access == http::Access::Public) return;
+        // The target as the handlers write it ("host/uuid"), or the path of a route without parameters.
+        std::string target;
+        for (const auto& [name, value] : request.params) target += (target.empty() ? "" : "/") + value;
+        ctx.audit.record(auth::AuditEntry{request.principal.empty() ? "-" : request.principal,
+                                          fmt::format("{} {}", http::method_name(route.method), route.pattern),
+                                          target.empty() ? request.path : target, error.desc, request.request_id});
+    });
     router.add(auth_routes(ctx));
     router.add(user_routes(ctx));
     router.add(ops_routes(ctx));

@@ -41,8 +41,6 @@ http::Reply audited(ApiContext& ctx, const http::Request& request, const std::st
 // Records a reply that came from elsewhere (a read a tenant made): "ok", or the error's desc.
 http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std::string& action,
                         const std::string& target, http::Reply reply);
-// A required query parameter (simplekvm's 800 when missing or blank).
-Result<std::string> required_query(const http::Request& request, const std::string& name);
 
 Status build_router(http::Router& router, ApiContext& ctx);
 

@@ -1,5 +1,6 @@
 // Catalog routes (simplekvm paths): hosts (a deleted host takes its VM cache along), gold
 // images, ISOs, and the /tpl/ listings (the ISO one for tenants too).
+#include "api/inputs.hpp"
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
 #include "catalog/catalog.hpp"
@@ -31,11 +32,10 @@ Reply host_put(ApiContext& ctx, Request& req) {
 }
 
 Reply host_delete(ApiContext& ctx, Request& req) {
-    auto name = required_query(req, "name");
-    if (!name) return Reply::error(name.error());
-    Status deleted = ctx.catalog.delete_host(*name);
-    if (deleted) ctx.vms.forget_host(*name);
-    return audited(ctx, req, "host.delete", *name, deleted);
+    const std::string name = *req.query_param("name");  // required by the route's input
+    Status deleted = ctx.catalog.delete_host(name);
+    if (deleted) ctx.vms.forget_host(name);
+    return audited(ctx, req, "host.delete", name, deleted);
 }
 
 Reply gold_put(ApiContext& ctx, Request& req) {
@@ -46,11 +46,8 @@ Reply gold_put(ApiContext& ctx, Request& req) {
 }
 
 Reply gold_delete(ApiContext& ctx, Request& req) {
-    auto name = required_query(req, "name");
-    if (!name) return Reply::error(name.error());
-    auto arch = required_query(req, "arch");
-    if (!arch) return Reply::error(arch.error());
-    return audited(ctx, req, "gold.delete", *arch + "/" + *name, ctx.catalog.delete_gold(*name, *arch));
+    const std::string name = *req.query_param("name"), arch = *req.query_param("arch");  // required
+    return audited(ctx, req, "gold.delete", arch + "/" + name, ctx.catalog.delete_gold(name, arch));
 }
 
 Reply iso_put(ApiContext& ctx, Request& req) {
@@ -60,9 +57,8 @@ Reply iso_put(ApiContext& ctx, Request& req) {
 }
 
 Reply iso_delete(ApiContext& ctx, Request& req) {
-    auto name = required_query(req, "name");
-    if (!name) return Reply::error(name.error());
-    return audited(ctx, req, "iso.delete", *name, ctx.catalog.delete_iso(*name));
+    const std::string name = *req.query_param("name");  // required by the route's input
+    return audited(ctx, req, "iso.delete", name, ctx.catalog.delete_iso(name));
 }
 
 // How the host's libvirt calls went lately: a host that answers, but slowly, shows here, and
@@ -114,22 +110,74 @@ Reply user_getiso(ApiContext& ctx, Request& req) {
 
 }  // namespace
 
+namespace {
+
+// The catalog routes ignore query parameters they do not take, as simplekvm did.
+http::Input catalog_input() {
+    return http::Input::none().other_query(http::Extras::Ignore);
+}
+
+const std::vector<std::string> kArches{"x86_64", "aarch64"};
+
+}  // namespace
+
 std::vector<http::Route> catalog_routes(ApiContext& ctx) {
+    using namespace http;
+    // Types and lengths only; what a value means (a reachable URL, a known template) is the
+    // catalog's to check, which restore uses too.
+    const Input host_body = catalog_input()
+                                .json(Extras::Flags)
+                                .body(name("name").need().eg("h2"))
+                                .body(name("tpl").need().eg("domain"))
+                                .body(text("url", 1024).need().eg("test:///default"))
+                                .body(one_of("arch", kArches).need())
+                                .body(text("ipaddr", 253).need().eg("127.0.0.1"))
+                                .body(integer("sshport", 1, 65535).need().eg("22"))
+                                .body(name("sshuser").need().eg("root"))
+                                .body(name("pool").eg("kvmhub"))
+                                .body(text("pool_path", 1024).eg("/var/lib/kvmhub/pool"))
+                                // url/pool and auto/ssh/off: the catalog explains them when wrong.
+                                .body(name("meta_iso").eg("url"))
+                                .body(name("console_tunnel").eg("auto"));
+    const Input gold_body = catalog_input()
+                                .json(Extras::Ignore)
+                                .body(name("name").need().eg("g1"))
+                                .body(one_of("arch", kArches).need())
+                                .body(text("uri", 2048).need().eg("file:///nonexistent/g1.qcow2"))
+                                .body(text("desc", 1024));
+    const Input iso_body = catalog_input()
+                               .json(Extras::Ignore)
+                               .body(name("name").need().eg("i1"))
+                               .body(text("uri", 2048).need().eg("http://127.0.0.1:9/i1.iso"))
+                               .body(text("desc", 1024));
     return {
-        {Method::Post, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_put), 0},
-        {Method::Delete, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_delete), 0},
-        {Method::Post, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_put), 0},
-        {Method::Delete, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_delete), 0},
-        {Method::Post, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_put), 0},
-        {Method::Delete, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_delete), 0},
-        {Method::Get, "/tpl/host/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_host), 0},
-        {Method::Get, "/tpl/device/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0},
-        {Method::Get, "/tpl/device/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0},
-        {Method::Get, "/tpl/gold/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0},
-        {Method::Get, "/tpl/gold/{arch}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0},
-        {Method::Get, "/tpl/iso/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_iso), 0},
-        {Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Effect::Reads, Surface::Tenant,
-         bind(ctx, user_getiso), 0},
+        Route{Method::Post, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_put), 0}
+            .accepts(host_body),
+        Route{Method::Delete, "/conf/host/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, host_delete), 0}
+            .accepts(catalog_input().query(name("name").need().eg("nohost"))),
+        Route{Method::Post, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_put), 0}
+            .accepts(gold_body),
+        Route{Method::Delete, "/conf/gold/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, gold_delete), 0}
+            .accepts(catalog_input().query(name("name").need().eg("nogold")).query(one_of("arch", kArches).need())),
+        Route{Method::Post, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_put), 0}
+            .accepts(iso_body),
+        Route{Method::Delete, "/conf/iso/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, iso_delete), 0}
+            .accepts(catalog_input().query(name("name").need().eg("noiso"))),
+        Route{Method::Get, "/tpl/host/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_host), 0}.accepts(
+            catalog_input()),
+        Route{Method::Get, "/tpl/device/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0}
+            .accepts(catalog_input()),
+        Route{Method::Get, "/tpl/device/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_device), 0}
+            .accepts(host_path().other_query(Extras::Ignore)),
+        Route{Method::Get, "/tpl/gold/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0}.accepts(
+            catalog_input()),
+        Route{Method::Get, "/tpl/gold/{arch}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0}
+            .accepts(catalog_input().path(one_of("arch", kArches))),
+        Route{Method::Get, "/tpl/iso/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_iso), 0}.accepts(
+            catalog_input()),
+        Route{Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Effect::Reads, Surface::Tenant,
+              bind(ctx, user_getiso), 0}
+            .accepts(vm_command()),
     };
 }
 

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "api/inputs.hpp"
 #include "api/routes.hpp"
 #include "auth/audit.hpp"
 #include "catalog/catalog.hpp"
@@ -29,16 +30,6 @@ std::string param_or_empty(const Request& req, const char* name) {
 std::string query_or_empty(const Request& req, const char* name) {
     const std::string* v = req.query_param(name);
     return v ? *v : std::string();
-}
-
-Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
-    for (const auto& [name, value] : req.query) {
-        bool known = name == "k" || name == "e" || name == "l";
-        for (const char* a : allowed) known = known || name == a;
-        if (!known)
-            return fail(Errc::BadInput, name, fmt::format("unknown parameter '{}' for this command", name), 998);
-    }
-    return {};
 }
 
 Status need_websocket(const Request& req) {
@@ -88,7 +79,6 @@ LinkParts link_of(const Request& req) {
 
 // display for an admin (`tenant` false) or for the tenant link of the request.
 Reply show_display(ApiContext& ctx, Request& req, bool tenant) {
-    if (auto ok = only_params(req, {"disp", "prefix", "timeout_mins"}); !ok) return Reply::error(ok.error());
     console::DisplayRequest display;
     display.host = param_or_empty(req, "host");
     display.uuid = param_or_empty(req, "uuid");
@@ -122,7 +112,6 @@ Reply user_display(ApiContext& ctx, Request& req) {
 // minted for the tenant link the guard verified on this request.
 Reply open_console(ApiContext& ctx, Request& req, bool tenant) {
     if (auto ok = need_websocket(req); !ok) return Reply::error(ok.error());
-    if (auto ok = only_params(req, {"ticket", "disp"}); !ok) return bridge_reply(tl::unexpected(ok.error()));
     const std::string host = param_or_empty(req, "host");
     const std::string uuid = param_or_empty(req, "uuid");
     auto plan = ctx.consoles.open(host, uuid, query_or_empty(req, "ticket"), query_or_empty(req, "disp"),
@@ -142,7 +131,6 @@ Reply user_websockify(ApiContext& ctx, Request& req) {
 
 Reply vm_console_log(ApiContext& ctx, Request& req) {
     if (auto ok = need_websocket(req); !ok) return Reply::error(ok.error());
-    if (auto ok = only_params(req, {}); !ok) return bridge_reply(tl::unexpected(ok.error()));
     return bridge_reply(ctx.consoles.open_log(param_or_empty(req, "host"), param_or_empty(req, "uuid")));
 }
 
@@ -168,21 +156,36 @@ Reply ssh_hostkey_forget(ApiContext& ctx, Request& req) {
 }  // namespace
 
 std::vector<http::Route> console_routes(ApiContext& ctx) {
+    using namespace http;
+    // vnc, spice or console: the console service explains the choice when it is wrong.
+    const auto disp = [] { return name("disp").eg("vnc"); };
+    const Input display = vm_command()
+                              .query(disp())
+                              .query(text("prefix", 256).eg("/kvm"))
+                              .query(integer("timeout_mins", 1, 7 * 24 * 60).eg("5"));
+    const Input socket = vm_command().query(token("ticket", 128).eg("t1")).query(disp());
     return {
-        {Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, vm_display), 0},
-        {Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Effect::Changes, Surface::Admin,
-         bind(ctx, vm_websockify), 0, false, true},
-        {Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
-         bind(ctx, vm_console_log), 0, false, true},
-        {Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
-         bind(ctx, user_display), 0},
-        {Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
-         bind(ctx, user_websockify), 0, false, true},
-        {Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Reads, Surface::Admin,
-         bind(ctx, ssh_hostkey_show), 0},
-        {Method::Delete, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, ssh_hostkey_forget), 0},
+        Route{Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_display), 0}
+            .accepts(display),
+        Route{Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_websockify), 0, false, true}
+            .accepts(socket),
+        Route{Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_console_log), 0, false, true}
+            .accepts(vm_command()),
+        Route{Method::Get, "/user/vm/display/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
+              bind(ctx, user_display), 0}
+            .accepts(display),
+        Route{Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
+              bind(ctx, user_websockify), 0, false, true}
+            .accepts(socket),
+        Route{Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, ssh_hostkey_show), 0}
+            .accepts(host_path()),
+        Route{Method::Delete, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, ssh_hostkey_forget), 0}
+            .accepts(host_path()),
     };
 }
 

@@ -5,10 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "api/inputs.hpp"
 #include "api/routes.hpp"
 #include "auth/links.hpp"
-#include "catalog/validate.hpp"
-#include "common/ids.hpp"
 #include "vm/vm_service.hpp"
 
 namespace kvmhub::api {
@@ -37,29 +36,14 @@ std::string tenant_scheme(const Config& config) {
     return "http";
 }
 
-Status only(const Request& req, std::initializer_list<std::string_view> allowed) {
-    for (const auto& [name, value] : req.query) {
-        bool known = false;
-        for (std::string_view a : allowed) known = known || name == a;
-        if (!known)
-            return fail(Errc::BadInput, name, fmt::format("unknown parameter '{}' for this command", name), 998);
-    }
-    return {};
-}
-
-Result<std::int64_t> epoch_param(const Request& req) {
-    auto text = required_query(req, "epoch");
-    if (!text) return tl::unexpected(text.error());
+// The expiry in Unix seconds; the route's input made it a whole number.
+std::int64_t epoch_param(const Request& req) {
+    const std::string& text = *req.query_param("epoch");
     std::int64_t epoch = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), epoch);
-    if (ec != std::errc() || end != text->data() + text->size())
-        return fail(Errc::BadInput, "epoch",
-                    fmt::format("epoch must be the expiry in Unix seconds, e.g. $(date -d '+1 day' +%s); got '{}'",
-                                text->substr(0, 32)));
+    std::from_chars(text.data(), text.data() + text.size(), epoch);
     return epoch;
 }
 
-// "view,start" -> {"view","start"}; empty -> {} (all rights).
 std::vector<std::string> rights_param(const Request& req) {
     std::vector<std::string> out;
     const std::string* text = req.query_param("rights");
@@ -83,13 +67,11 @@ nlohmann::json link_view(const auth::Link& link, std::int64_t now) {
 Reply ctrl_url(ApiContext& ctx, Request& req) {
     const std::string host = param(req, "host"), uuid = param(req, "uuid");
     const std::string target = host + "/" + uuid;
-    if (auto ok = only(req, {"epoch", "rights"}); !ok) return Reply::error(ok.error());
-    auto epoch = epoch_param(req);
-    if (!epoch) return Reply::error(epoch.error());
+    const std::int64_t epoch = epoch_param(req);
     // The VM must exist now (the cache answers, else the host): no links to typos.
     if (auto vm = ctx.vms.list_guest(host, uuid); !vm)
         return audited(ctx, req, "link.create", target, tl::unexpected(vm.error()));
-    auto issued = ctx.links.create(host, uuid, *epoch, req.principal, rights_param(req));
+    auto issued = ctx.links.create(host, uuid, epoch, req.principal, rights_param(req));
     if (!issued) return audited(ctx, req, "link.create", target, tl::unexpected(issued.error()));
     const std::string url =
         fmt::format("{}://{}/guest.html?token={}", tenant_scheme(ctx.config), ctx.config.ctrl_srv, issued->token);
@@ -103,14 +85,7 @@ Reply ctrl_url(ApiContext& ctx, Request& req) {
 }
 
 Reply links_list(ApiContext& ctx, Request& req) {
-    if (auto ok = only(req, {"host", "uuid"}); !ok) return Reply::error(ok.error());
-    auto host = required_query(req, "host");
-    if (!host) return Reply::error(host.error());
-    auto uuid = required_query(req, "uuid");
-    if (!uuid) return Reply::error(uuid.error());
-    if (auto ok = catalog::check_name("host", *host); !ok) return Reply::error(ok.error());
-    if (!is_uuid(*uuid)) return Reply::error(Error{Errc::BadInput, "uuid", "not a UUID: " + uuid->substr(0, 64)});
-    auto links = ctx.links.list(*host, *uuid);
+    auto links = ctx.links.list(*req.query_param("host"), *req.query_param("uuid"));  // required by the input
     if (!links) return Reply::error(links.error());
     const std::int64_t now = ctx.clock.now_seconds();
     nlohmann::json out = nlohmann::json::array();
@@ -119,7 +94,6 @@ Reply links_list(ApiContext& ctx, Request& req) {
 }
 
 Reply links_revoke(ApiContext& ctx, Request& req) {
-    if (auto ok = only(req, {}); !ok) return Reply::error(ok.error());
     const std::string id = param(req, "id");
     auto link = ctx.links.revoke(id, req.principal);
     if (!link) return audited(ctx, req, "link.revoke", "link/" + id, tl::unexpected(link.error()));
@@ -128,7 +102,6 @@ Reply links_revoke(ApiContext& ctx, Request& req) {
 }
 
 Reply links_rotate(ApiContext& ctx, Request& req) {
-    if (auto ok = only(req, {}); !ok) return Reply::error(ok.error());
     auto rotated = ctx.links.rotate();
     if (!rotated) return audited(ctx, req, "link.rotate", "keys", tl::unexpected(rotated.error()));
     nlohmann::json fields = {{"key", rotated->key_id}};
@@ -143,14 +116,26 @@ Reply links_rotate(ApiContext& ctx, Request& req) {
 }  // namespace
 
 std::vector<http::Route> link_routes(ApiContext& ctx) {
+    using namespace http;
+    // Rights are a comma list of command names; the link service checks each one.
+    const Input create = vm_path()
+                             .query(integer("epoch", 0, std::int64_t{1} << 40).need().eg("4102444800"))
+                             .query(token("rights", 256).eg("start,stop"));
     return {
-        {Method::Get, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, ctrl_url),
-         0},
-        {Method::Post, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, ctrl_url), 0},
-        {Method::Get, "/api/links", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, links_list), 0},
-        {Method::Delete, "/api/links/{id}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, links_revoke), 0},
-        {Method::Post, "/api/links/rotate", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, links_rotate), 0},
+        Route{Method::Get, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, ctrl_url), 0}
+            .accepts(create),
+        Route{Method::Post, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, ctrl_url), 0}
+            .accepts(create),
+        Route{Method::Get, "/api/links", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, links_list), 0}
+            .accepts(Input::none().query(name("host").need().eg("h1")).query(uuid("uuid").need())),
+        Route{Method::Delete, "/api/links/{id}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, links_revoke), 0}
+            .accepts(Input::none().path(token("id", 64))),
+        Route{Method::Post, "/api/links/rotate", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, links_rotate), 0}
+            .accepts(Input::none()),
     };
 }
 

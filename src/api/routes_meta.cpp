@@ -111,16 +111,24 @@ std::vector<http::Route> meta_routes(ApiContext& ctx) {
     // A seed file is one indexed read of the local SQLite file: answered on the I/O thread
     // (boot storms fetch these). On etcd the read is a network round trip: the worker pool.
     const bool local = ctx.config.store.backend == StoreBackend::Sqlite;
+    // Guests' cloud-init may add parameters of its own; they are ignored.
+    const http::Input seed = http::Input::none().path(http::uuid("uuid")).other_query(http::Extras::Ignore);
     return {
-        {Method::Get, "/{uuid}/meta-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, meta_data), 0,
-         local},
-        {Method::Get, "/{uuid}/user-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, user_data), 0,
-         local},
-        {Method::Get, "/{uuid}/vendor-data", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, vendor_data),
-         0, local},
-        {Method::Get, "/{uuid}/network-config", Access::Public, Effect::Reads, Surface::Metadata,
-         bind(ctx, network_config), 0, local},
-        {Method::Get, "/{uuid}/cidata.iso", Access::Public, Effect::Reads, Surface::Metadata, bind(ctx, cidata_iso), 0},
+        http::Route{Method::Get, "/{uuid}/meta-data", Access::Public, Effect::Reads, Surface::Metadata,
+                    bind(ctx, meta_data), 0, local}
+            .accepts(seed),
+        http::Route{Method::Get, "/{uuid}/user-data", Access::Public, Effect::Reads, Surface::Metadata,
+                    bind(ctx, user_data), 0, local}
+            .accepts(seed),
+        http::Route{Method::Get, "/{uuid}/vendor-data", Access::Public, Effect::Reads, Surface::Metadata,
+                    bind(ctx, vendor_data), 0, local}
+            .accepts(seed),
+        http::Route{Method::Get, "/{uuid}/network-config", Access::Public, Effect::Reads, Surface::Metadata,
+                    bind(ctx, network_config), 0, local}
+            .accepts(seed),
+        http::Route{Method::Get, "/{uuid}/cidata.iso", Access::Public, Effect::Reads, Surface::Metadata,
+                    bind(ctx, cidata_iso), 0}
+            .accepts(seed),
     };
 }
 

@@ -66,16 +66,23 @@ Reply conf(ApiContext& ctx, Request&) {
 }  // namespace
 
 std::vector<http::Route> ops_routes(ApiContext& ctx) {
+    // None of them reads a parameter; monitoring systems add their own, which are ignored.
+    const http::Input nothing = http::Input::none().other_query(http::Extras::Ignore);
     std::vector<http::Route> routes{
-        {Method::Get, "/metrics", Access::Public, Effect::Reads, Surface::Admin,
-         [&ctx, allowed = parse_cidr_list(ctx.config.metrics.allow, "metrics.allow").value_or(std::vector<Cidr>{})](
-             Request& req) { return metrics(ctx, allowed, req); },
-         0},
-        {Method::Get, "/conf/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf), 0},
+        http::Route{
+            Method::Get, "/metrics", Access::Public, Effect::Reads, Surface::Admin,
+            [&ctx, allowed = parse_cidr_list(ctx.config.metrics.allow, "metrics.allow").value_or(std::vector<Cidr>{})](
+                Request& req) { return metrics(ctx, allowed, req); },
+            0}
+            .accepts(nothing),
+        http::Route{Method::Get, "/conf/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf), 0}.accepts(
+            nothing),
     };
     // Every listener answers health checks, whichever surfaces it serves.
     for (Surface s : {Surface::Admin, Surface::Tenant, Surface::Metadata})
-        routes.push_back({Method::Get, "/healthz", Access::Public, Effect::Reads, s, bind(ctx, healthz), 0});
+        routes.push_back(
+            http::Route{Method::Get, "/healthz", Access::Public, Effect::Reads, s, bind(ctx, healthz), 0}.accepts(
+                nothing));
     return routes;
 }
 

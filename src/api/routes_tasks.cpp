@@ -77,10 +77,14 @@ Reply task_events(ApiContext& ctx, Request& req, const std::shared_ptr<std::atom
 
 std::vector<http::Route> task_routes(ApiContext& ctx) {
     auto open_streams = std::make_shared<std::atomic<int>>(0);
+    const http::Input id = http::Input::none().path(http::token("id", 64)).other_query(http::Extras::Ignore);
     return {
-        {Method::Get, "/api/tasks/{id}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, task_get), 0},
-        {Method::Get, "/api/tasks/{id}/events", Access::Admin, Effect::Reads, Surface::Admin,
-         [&ctx, open_streams](Request& req) { return task_events(ctx, req, open_streams); }, 0},
+        http::Route{Method::Get, "/api/tasks/{id}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, task_get),
+                    0}
+            .accepts(id),
+        http::Route{Method::Get, "/api/tasks/{id}/events", Access::Admin, Effect::Reads, Surface::Admin,
+                    [&ctx, open_streams](Request& req) { return task_events(ctx, req, open_streams); }, 0}
+            .accepts(id),
     };
 }
 

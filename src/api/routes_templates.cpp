@@ -110,13 +110,8 @@ Reply restore(ApiContext& ctx, Request& req) {
 
 Reply audit_list(ApiContext& ctx, Request& req) {
     std::size_t limit = 100;
-    if (const std::string* text = req.query_param("limit")) {
-        char* end = nullptr;
-        unsigned long value = std::strtoul(text->c_str(), &end, 10);
-        if (text->empty() || *end != '\0' || value < 1 || value > 1000)
-            return Reply::error(Error{Errc::BadInput, "limit", "limit must be a number from 1 to 1000"});
-        limit = value;
-    }
+    // The input allows 1 to 1000.
+    if (const std::string* text = req.query_param("limit"); text && !text->empty()) limit = std::stoul(*text);
     const std::string* before = req.query_param("before");
     auto page = ctx.audit.list(limit, before ? *before : "");
     if (!page) return Reply::error(page.error());
@@ -126,24 +121,48 @@ Reply audit_list(ApiContext& ctx, Request& req) {
 }  // namespace
 
 std::vector<http::Route> template_routes(ApiContext& ctx) {
+    using namespace http;
+    // Like the other catalog routes, these ignore query parameters they do not take.
+    const Input nothing = Input::none().other_query(Extras::Ignore);
+    Input kind = nothing;
+    kind.path(one_of("kind", {"domain", "device", "meta", "action"}));
+    Input named = kind;
+    named.path(name("name").eg("t1"));
+    Input source = named;
+    source.text_body();
+    Input restore_input = nothing;
+    restore_input.form().query(boolean("replace"));
+    Input audit = nothing;
+    audit.query(integer("limit", 1, 1000).eg("10")).query(token("before", 128).eg("0"));
     return {
-        {Method::Get, "/conf/domains/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_domains), 0},
-        {Method::Get, "/conf/devices/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_devices), 0},
-        {Method::Get, "/conf/ssh_pubkey/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, ssh_pubkey), 0},
-        {Method::Get, "/conf/template/{kind}/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, template_list),
-         0},
-        {Method::Get, "/conf/template/{kind}/{name}", Access::Admin, Effect::Reads, Surface::Admin,
-         bind(ctx, template_get), 0},
-        {Method::Put, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, template_put), 0},
-        {Method::Post, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, template_put), 0},
-        {Method::Delete, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, template_delete), 0},
-        {Method::Get, "/conf/backup/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, backup), 0},
-        {Method::Post, "/conf/restore/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, restore),
-         kRestoreBodyLimit},
-        {Method::Get, "/api/audit", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, audit_list), 0},
+        Route{Method::Get, "/conf/domains/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_domains), 0}
+            .accepts(nothing),
+        Route{Method::Get, "/conf/devices/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, conf_devices), 0}
+            .accepts(nothing),
+        Route{Method::Get, "/conf/ssh_pubkey/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, ssh_pubkey), 0}
+            .accepts(nothing),
+        Route{Method::Get, "/conf/template/{kind}/", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, template_list), 0}
+            .accepts(kind),
+        Route{Method::Get, "/conf/template/{kind}/{name}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, template_get), 0}
+            .accepts(named),
+        Route{Method::Put, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, template_put), 0}
+            .accepts(source),
+        Route{Method::Post, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, template_put), 0}
+            .accepts(source),
+        Route{Method::Delete, "/conf/template/{kind}/{name}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, template_delete), 0}
+            .accepts(named),
+        Route{Method::Get, "/conf/backup/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, backup), 0}.accepts(
+            nothing),
+        Route{Method::Post, "/conf/restore/", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, restore),
+              kRestoreBodyLimit}
+            .accepts(restore_input),
+        Route{Method::Get, "/api/audit", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, audit_list), 0}
+            .accepts(audit),
     };
 }
 

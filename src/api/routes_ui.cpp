@@ -117,18 +117,27 @@ std::vector<http::Route> ui_routes(ApiContext& ctx) {
         {"/novnc", "/usr/share/novnc", "install the Debian package novnc"},
         {"/spice", "/usr/share/spice-html5", "install the Debian package spice-html5"},
     };
+    // The pages' own parameters (the tenant link, cache busters) are the scripts', not the server's.
+    const http::Input page = http::Input::none().other_query(http::Extras::Ignore);
+    // The file under the mount: one line of text here, each segment checked by safe_relative().
+    http::Input file = page;
+    file.path(http::text("path", 1024).eg("nonexistent.js"));
+    file.fields.back().required = false;  // "/ui/" names no file: 404, as before
     std::vector<http::Route> routes;
     for (Surface surface : {Surface::Admin, Surface::Tenant}) {
         for (const auto& mount : mounts)
-            routes.push_back({Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public, Effect::Reads,
-                              surface,
-                              [mount](Request& req) {
-                                  const std::string* rest = req.param("path");
-                                  return serve_file(mount, rest ? *rest : "", req);
-                              },
-                              0});
-        routes.push_back({Method::Get, "/guest.html", Access::Public, Effect::Reads, surface,
-                          [www = mounts.front()](Request& req) { return serve_file(www, "guest.html", req); }, 0});
+            routes.push_back(http::Route{Method::Get, std::string(mount.prefix) + "/{path*}", Access::Public,
+                                         Effect::Reads, surface,
+                                         [mount](Request& req) {
+                                             const std::string* rest = req.param("path");
+                                             return serve_file(mount, rest ? *rest : "", req);
+                                         },
+                                         0}
+                                 .accepts(file));
+        routes.push_back(
+            http::Route{Method::Get, "/guest.html", Access::Public, Effect::Reads, surface,
+                        [www = mounts.front()](Request& req) { return serve_file(www, "guest.html", req); }, 0}
+                .accepts(page));
     }
     return routes;
 }

@@ -1,5 +1,6 @@
-// /vm/<cmd>/<host>[/<uuid>]: the simplekvm VM commands. Like simplekvm, a query parameter
-// the command does not take is an error (998); `k`, `e` and `l` (tenant link parts) are ignored.
+// /vm/<cmd>/<host>[/<uuid>]: the simplekvm VM commands. Each route's input (api/inputs.hpp)
+// names the parameters it takes: like simplekvm, any other query parameter is an error (998);
+// `k`, `e` and `l` (tenant link parts) are ignored.
 // The tenant routes /user/vm/<cmd>/<host>/<uuid> (api-compat.md) run the same handlers: the
 // tenant guard (api/tenant_guard.hpp) has checked the link against the VM in the path and the
 // command against the link's rights before they are called.
@@ -11,25 +12,14 @@
 
 #include <fmt/format.h>
 
+#include "api/inputs.hpp"
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
 #include "auth/links.hpp"
-#include "catalog/validate.hpp"
 #include "vm/vm_service.hpp"
 
 namespace kvmhub::api {
 namespace {
-
-Status only_params(const Request& req, std::initializer_list<const char*> allowed) {
-    for (const auto& [name, value] : req.query) {
-        if (name == "k" || name == "e" || name == "l") continue;
-        bool known = false;
-        for (const char* a : allowed) known = known || name == a;
-        if (!known)
-            return fail(Errc::BadInput, name, fmt::format("unknown parameter '{}' for this command", name), 998);
-    }
-    return {};
-}
 
 std::string host_of(const Request& req) {
     return req.param("host") ? *req.param("host") : std::string();
@@ -50,10 +40,9 @@ Reply with_fields(const Result<std::string>& r) {
     return r ? Reply::ok_serialized(*r) : Reply::error(r.error());
 }
 
-// A change to a VM: parameters checked, service called, outcome audited.
+// A change to a VM (its input checked by the router): service called, outcome audited.
 template <typename Fn>
-Reply vm_change(ApiContext& ctx, Request& req, const char* action, std::initializer_list<const char*> allowed, Fn fn) {
-    if (auto ok = only_params(req, allowed); !ok) return Reply::error(ok.error());
+Reply vm_change(ApiContext& ctx, Request& req, const char* action, Fn fn) {
     return audited(ctx, req, fmt::format("vm.{}", action), host_of(req) + "/" + uuid_of(req), fn());
 }
 
@@ -64,51 +53,47 @@ Result<nlohmann::json> optional_body(const ApiContext& ctx, const Request& req) 
 }
 
 Reply vm_create(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
+    // The machine type must be one of the host's architecture (an unknown host: the service says so).
+    if (auto record = ctx.catalog.host(host_of(req)); record)
+        if (auto ok = check_for_arch(*body, record->value("arch", "x86_64")); !ok)
+            return audited(ctx, req, "vm.create", host_of(req), ok);
     const std::string* key = req.header("idempotency-key");
     auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
     if (!uuid) return audited(ctx, req, "vm.create", host_of(req), tl::unexpected(uuid.error()));
     return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {}, {{"uuid", *uuid}});
 }
 
-Reply vm_list_all(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
+Reply vm_list_all(ApiContext& ctx, Request&) {
     return with_fields(ctx.vms.list_cached());
 }
 
 Reply vm_list_host(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     return with_fields(ctx.vms.list_host(host_of(req)));
 }
 
 Reply vm_list_one(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     return with_fields(ctx.vms.list_guest(host_of(req), uuid_of(req)));
 }
 
 Reply vm_xml(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     auto xml = ctx.vms.xml(host_of(req), uuid_of(req));
     return xml ? Reply::ok({{"xml", *xml}}) : Reply::error(xml.error());
 }
 
 Reply vm_start(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "start", {}, [&] { return ctx.vms.start(host_of(req), uuid_of(req)); });
+    return vm_change(ctx, req, "start", [&] { return ctx.vms.start(host_of(req), uuid_of(req)); });
 }
 
 Reply vm_reset(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "reset", {}, [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
+    return vm_change(ctx, req, "reset", [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
 }
 
 // `forced` powers off whatever `force` says (a tenant's POST stop); else `force=true` does.
 Reply stop_vm(ApiContext& ctx, Request& req, bool forced) {
-    const std::string force = query_or(req, "force", "false");
-    return vm_change(ctx, req, "stop", {"force"}, [&]() -> Status {
-        if (force != "true" && force != "false") return fail(Errc::BadInput, "force", "force must be true or false");
-        return ctx.vms.stop(host_of(req), uuid_of(req), forced || force == "true");
-    });
+    const bool force = forced || query_or(req, "force") == "true";  // the input allows true or false
+    return vm_change(ctx, req, "stop", [&] { return ctx.vms.stop(host_of(req), uuid_of(req), force); });
 }
 
 Reply vm_stop(ApiContext& ctx, Request& req) {
@@ -120,7 +105,6 @@ Reply vm_stop_forced(ApiContext& ctx, Request& req) {
 }
 
 Reply vm_delete(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     auto failed = ctx.vms.remove(host_of(req), uuid_of(req));
     const std::string target = host_of(req) + "/" + uuid_of(req);
     if (!failed) return audited(ctx, req, "vm.delete", target, tl::unexpected(failed.error()));
@@ -128,29 +112,27 @@ Reply vm_delete(ApiContext& ctx, Request& req) {
 }
 
 Reply vm_desc(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "desc", {"vm_desc"},
+    return vm_change(ctx, req, "desc",
                      [&] { return ctx.vms.set_description(host_of(req), uuid_of(req), query_or(req, "vm_desc")); });
 }
 
 Reply vm_setmem(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "setmem", {"vm_ram_mb"},
+    return vm_change(ctx, req, "setmem",
                      [&] { return ctx.vms.set_memory(host_of(req), uuid_of(req), query_or(req, "vm_ram_mb")); });
 }
 
 Reply vm_setcpu(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "setcpu", {"vm_vcpus"},
+    return vm_change(ctx, req, "setcpu",
                      [&] { return ctx.vms.set_vcpus(host_of(req), uuid_of(req), query_or(req, "vm_vcpus")); });
 }
 
 Reply vm_metadata(ApiContext& ctx, Request& req) {
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
-    return vm_change(ctx, req, "metadata", {},
-                     [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
+    return vm_change(ctx, req, "metadata", [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
 }
 
 Reply vm_snapshot_list(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     return with_fields(ctx.vms.snapshots(host_of(req), uuid_of(req)));
 }
 
@@ -164,65 +146,42 @@ Reply vm_snapshot_create(ApiContext& ctx, Request& req) {
         std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
         name = stamp;
     }
-    return vm_change(ctx, req, "snapshot", {"name"}, [&]() -> Status {
-        if (auto ok = catalog::check_name("name", name); !ok) return ok;
-        return ctx.vms.create_snapshot(host_of(req), uuid_of(req), name);
-    });
+    return vm_change(ctx, req, "snapshot", [&] { return ctx.vms.create_snapshot(host_of(req), uuid_of(req), name); });
 }
 
 Reply vm_snapshot_revert(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "revert_snapshot", {"name"}, [&]() -> Status {
-        auto name = required_query(req, "name");
-        if (!name) return tl::unexpected(name.error());
-        return ctx.vms.revert_snapshot(host_of(req), uuid_of(req), *name);
-    });
+    return vm_change(ctx, req, "revert_snapshot",
+                     [&] { return ctx.vms.revert_snapshot(host_of(req), uuid_of(req), query_or(req, "name")); });
 }
 
 Reply vm_snapshot_delete(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "delete_snapshot", {"name"}, [&]() -> Status {
-        auto name = required_query(req, "name");
-        if (!name) return tl::unexpected(name.error());
-        return ctx.vms.delete_snapshot(host_of(req), uuid_of(req), *name);
-    });
+    return vm_change(ctx, req, "delete_snapshot",
+                     [&] { return ctx.vms.delete_snapshot(host_of(req), uuid_of(req), query_or(req, "name")); });
 }
 
 Reply vm_blksize(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
-    auto dev = required_query(req, "dev");
-    if (!dev) return Reply::error(dev.error());
-    return with_fields(ctx.vms.block_size(host_of(req), uuid_of(req), *dev));
+    return with_fields(ctx.vms.block_size(host_of(req), uuid_of(req), query_or(req, "dev")));
 }
 
 Reply vm_netstat(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
-    auto dev = required_query(req, "dev");
-    if (!dev) return Reply::error(dev.error());
-    return with_fields(ctx.vms.net_stats(host_of(req), uuid_of(req), *dev));
+    return with_fields(ctx.vms.net_stats(host_of(req), uuid_of(req), query_or(req, "dev")));
 }
 
 Reply vm_ipaddr(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {}); !ok) return Reply::error(ok.error());
     auto addrs = ctx.vms.addresses(host_of(req), uuid_of(req));
     return addrs ? Reply::ok(*addrs) : Reply::error(addrs.error());
 }
 
-// simplekvm's attach_device: progress lines, the last one the JSON result (an error too comes
-// as that last line, after the 200). What can be checked without the host is checked first and
-// answered with a real status.
+// simplekvm's attach_device: progress lines, the last one the JSON result (an error found once
+// the work has started comes as that last line, after the 200). What is known before the stream
+// starts (unknown VM, host, device or gold, a bad size) is answered with a real status.
 Reply vm_attach_device(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
-    auto dev = required_query(req, "dev");
-    if (!dev) return Reply::error(dev.error());
+    const std::string dev = query_or(req, "dev");
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
-    auto devices = ctx.catalog.devices(host_of(req));
-    if (!devices) return Reply::error(devices.error());
-    if (std::none_of(devices->begin(), devices->end(), [&](const auto& d) { return d.value("name", "") == *dev; }))
-        return Reply::error(Error{Errc::NotFound, "dev",
-                                  fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" "
-                                              "in POST /conf/host/",
-                                              *dev, host_of(req), *dev)});
-    return Reply::streamed([&ctx, req, device = *dev, vars = std::move(*body)](const http::StreamWrite& write) {
+    if (auto ok = ctx.vms.check_attach(host_of(req), uuid_of(req), dev, *body); !ok)
+        return audited(ctx, req, "vm.attach_device", host_of(req) + "/" + uuid_of(req), ok);
+    return Reply::streamed([&ctx, req, device = dev, vars = std::move(*body)](const http::StreamWrite& write) {
         auto line = [&write](std::string_view text) { return write(std::string(text) + "\n"); };
         auto attached = ctx.vms.attach_device(host_of(req), uuid_of(req), device, vars, line);
         const std::string target = host_of(req) + "/" + uuid_of(req);
@@ -233,28 +192,20 @@ Reply vm_attach_device(ApiContext& ctx, Request& req) {
 }
 
 Reply vm_detach_device(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
-    auto dev = required_query(req, "dev");
-    if (!dev) return Reply::error(dev.error());
-    auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), *dev);
+    auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), query_or(req, "dev"));
     const std::string target = host_of(req) + "/" + uuid_of(req);
     if (!detached) return audited(ctx, req, "vm.detach_device", target, tl::unexpected(detached.error()));
     return audited(ctx, req, "vm.detach_device", target, {}, *detached);
 }
 
 Reply vm_cdrom(ApiContext& ctx, Request& req) {
-    if (auto ok = only_params(req, {"dev"}); !ok) return Reply::error(ok.error());
-    auto dev = required_query(req, "dev");
-    if (!dev) return Reply::error(dev.error());
+    const std::string dev = query_or(req, "dev");
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
-    auto iso = body->find("isoname");
-    if (iso != body->end() && !iso->is_string() && !iso->is_null())
-        return Reply::error(Error{Errc::BadInput, "isoname", "'isoname' must be a string (empty for the cidata ISO)"});
-    const std::string isoname = iso != body->end() && iso->is_string() ? iso->get<std::string>() : "";
+    const std::string isoname = string_or_empty(*body, "isoname");  // the input allows a name or nothing
     return audited(ctx, req, "vm.cdrom", host_of(req) + "/" + uuid_of(req),
-                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), *dev, isoname),
-                   {{"dev", *dev}, {"isoname", isoname}});
+                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), dev, isoname),
+                   {{"dev", dev}, {"isoname", isoname}});
 }
 
 // Reads change nothing, so the admin routes do not audit them; a tenant's every call is audited.
@@ -281,69 +232,99 @@ Reply user_snapshot_list(ApiContext& ctx, Request& req) {
 }  // namespace
 
 std::vector<http::Route> vm_routes(ApiContext& ctx) {
-    std::vector<http::Route> routes{
-        {Method::Post, "/vm/create/{host}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, vm_create), 0},
-        {Method::Get, "/vm/list/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_all), 0},
-        {Method::Get, "/vm/list/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_host), 0},
-        {Method::Get, "/vm/list/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_one),
-         0},
-        {Method::Get, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
-         bind(ctx, vm_snapshot_list), 0},
-        {Method::Post, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, vm_snapshot_create), 0},
-        {Method::Post, "/vm/metadata/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, vm_metadata), 0},
-        {Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_blksize),
-         0},
-        {Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_netstat),
-         0},
-        {Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_ipaddr),
-         0},
-        {Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
-         bind(ctx, vm_attach_device), 0},
-        {Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, vm_cdrom),
-         0},
+    using namespace http;
+    const Input none = Input::none().ignore_query({"k", "e", "l"});
+    const Input vm = vm_command();
+    const Input dev = vm_command().query(token("dev", 64).need().eg("vda"));
+    Input create = host_path().ignore_query({"k", "e", "l"}).json(Extras::TemplateVars, true);
+    Input metadata = vm_command().json(Extras::TemplateVars, true);
+    for (const Field& f : vm_variables()) {
+        create.body(f);
+        metadata.body(f);
+    }
+    Input attach = vm_command().query(name("dev").need().eg("disk.file")).json(Extras::TemplateVars, true);
+    for (const Field& f : attach_variables()) attach.body(f);
+    const Input cdrom =
+        vm_command().query(token("dev", 64).need().eg("hdc")).json(Extras::Ignore, true).body(name("isoname").eg(""));
+    const Input snapshot_name = vm_command().query(name("name").need().eg("s1"));
+    std::vector<Route> routes{
+        Route{Method::Post, "/vm/create/{host}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, vm_create),
+              0}
+            .accepts(create),
+        Route{Method::Get, "/vm/list/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_all), 0}
+            .accepts(none),
+        Route{Method::Get, "/vm/list/{host}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, vm_list_host), 0}
+            .accepts(host_path().ignore_query({"k", "e", "l"})),
+        Route{Method::Get, "/vm/list/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_list_one), 0}
+            .accepts(vm),
+        Route{Method::Get, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_snapshot_list), 0}
+            .accepts(vm),
+        Route{Method::Post, "/vm/snapshot/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_snapshot_create), 0}
+            .accepts(vm_command().query(name("name").eg("s1"))),
+        Route{Method::Post, "/vm/metadata/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_metadata), 0}
+            .accepts(metadata),
+        Route{Method::Get, "/vm/blksize/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_blksize), 0}
+            .accepts(dev),
+        Route{Method::Get, "/vm/netstat/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_netstat), 0}
+            .accepts(dev),
+        Route{Method::Get, "/vm/ipaddr/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
+              bind(ctx, vm_ipaddr), 0}
+            .accepts(vm),
+        Route{Method::Post, "/vm/attach_device/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_attach_device), 0}
+            .accepts(attach),
+        Route{Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_cdrom), 0}
+            .accepts(cdrom),
     };
     // simplekvm used GET for these changes; POST is accepted as well.
-    const std::pair<const char*, http::Reply (*)(ApiContext&, Request&)> changes[] = {
-        {"xml", vm_xml},
-        {"start", vm_start},
-        {"reset", vm_reset},
-        {"stop", vm_stop},
-        {"delete", vm_delete},
-        {"desc", vm_desc},
-        {"setmem", vm_setmem},
-        {"setcpu", vm_setcpu},
-        {"revert_snapshot", vm_snapshot_revert},
-        {"delete_snapshot", vm_snapshot_delete},
-        {"detach_device", vm_detach_device},
+    const std::tuple<const char*, http::Reply (*)(ApiContext&, Request&), Input> changes[] = {
+        {"xml", vm_xml, vm},
+        {"start", vm_start, vm},
+        {"reset", vm_reset, vm},
+        {"stop", vm_stop, vm_command().query(boolean("force"))},
+        {"delete", vm_delete, vm},
+        {"desc", vm_desc, vm_command().query(text("vm_desc", 1024).eg("a <b> & 'c'"))},
+        {"setmem", vm_setmem, vm_command().query(integer("vm_ram_mb", 1, 16 << 20).need().eg("64"))},
+        {"setcpu", vm_setcpu, vm_command().query(integer("vm_vcpus", 1, 1024).need())},
+        {"revert_snapshot", vm_snapshot_revert, snapshot_name},
+        {"delete_snapshot", vm_snapshot_delete, snapshot_name},
+        {"detach_device", vm_detach_device, vm_command().query(token("dev", 64).need().eg("vdz"))},
     };
-    for (const auto& [cmd, fn] : changes)
+    for (const auto& [cmd, fn, input] : changes)
         for (Method m : {Method::Get, Method::Post})
-            routes.push_back({m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Effect::Changes,
-                              Surface::Admin, bind(ctx, fn), 0});
+            routes.push_back(Route{m, fmt::format("/vm/{}/{{host}}/{{uuid}}", cmd), Access::Admin, Effect::Changes,
+                                   Surface::Admin, bind(ctx, fn), 0}
+                                 .accepts(input));
 
     // A tenant's commands on the one VM of its link. GET stop shuts down gracefully unless
     // force=true; POST stop powers off (api-compat.md). The ISO catalog route is in routes_catalog.cpp.
-    const std::tuple<Method, const char*, Effect, http::Reply (*)(ApiContext&, Request&)> tenant[] = {
-        {Method::Get, "list", Effect::Reads, user_list},
-        {Method::Get, "start", Effect::Changes, vm_start},
-        {Method::Post, "start", Effect::Changes, vm_start},
-        {Method::Get, "reset", Effect::Changes, vm_reset},
-        {Method::Post, "reset", Effect::Changes, vm_reset},
-        {Method::Get, "stop", Effect::Changes, vm_stop},
-        {Method::Post, "stop", Effect::Changes, vm_stop_forced},
-        {Method::Get, "snapshot", Effect::Reads, user_snapshot_list},
-        {Method::Post, "snapshot", Effect::Changes, vm_snapshot_create},
-        {Method::Get, "revert_snapshot", Effect::Changes, vm_snapshot_revert},
-        {Method::Post, "revert_snapshot", Effect::Changes, vm_snapshot_revert},
-        {Method::Get, "delete_snapshot", Effect::Changes, vm_snapshot_delete},
-        {Method::Post, "delete_snapshot", Effect::Changes, vm_snapshot_delete},
-        {Method::Post, "cdrom", Effect::Changes, vm_cdrom},
+    const std::tuple<Method, const char*, Effect, http::Reply (*)(ApiContext&, Request&), Input> tenant[] = {
+        {Method::Get, "list", Effect::Reads, user_list, vm},
+        {Method::Get, "start", Effect::Changes, vm_start, vm},
+        {Method::Post, "start", Effect::Changes, vm_start, vm},
+        {Method::Get, "reset", Effect::Changes, vm_reset, vm},
+        {Method::Post, "reset", Effect::Changes, vm_reset, vm},
+        {Method::Get, "stop", Effect::Changes, vm_stop, vm_command().query(boolean("force"))},
+        {Method::Post, "stop", Effect::Changes, vm_stop_forced, vm_command().query(boolean("force"))},
+        {Method::Get, "snapshot", Effect::Reads, user_snapshot_list, vm},
+        {Method::Post, "snapshot", Effect::Changes, vm_snapshot_create, vm_command().query(name("name").eg("s1"))},
+        {Method::Get, "revert_snapshot", Effect::Changes, vm_snapshot_revert, snapshot_name},
+        {Method::Post, "revert_snapshot", Effect::Changes, vm_snapshot_revert, snapshot_name},
+        {Method::Get, "delete_snapshot", Effect::Changes, vm_snapshot_delete, snapshot_name},
+        {Method::Post, "delete_snapshot", Effect::Changes, vm_snapshot_delete, snapshot_name},
+        {Method::Post, "cdrom", Effect::Changes, vm_cdrom, cdrom},
     };
-    for (const auto& [m, cmd, effect, fn] : tenant)
-        routes.push_back({m, fmt::format("/user/vm/{}/{{host}}/{{uuid}}", cmd), Access::Tenant, effect, Surface::Tenant,
-                          bind(ctx, fn), 0});
+    for (const auto& [m, cmd, effect, fn, input] : tenant)
+        routes.push_back(Route{m, fmt::format("/user/vm/{}/{{host}}/{{uuid}}", cmd), Access::Tenant, effect,
+                               Surface::Tenant, bind(ctx, fn), 0}
+                             .accepts(input));
     return routes;
 }
 

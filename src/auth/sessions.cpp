@@ -15,7 +15,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::size_t kSidBytes = 16;  // 128 bits, 22 base64url characters
-constexpr std::size_t kMaxSidLength = 64;
 constexpr int kCasAttempts = 5;
 
 tl::unexpected<Error> ended() {

@@ -36,6 +36,9 @@ struct Session {
     nlohmann::json to_json() const;
 };
 
+// The longest session id accepted anywhere (ids kvmhub makes are shorter).
+inline constexpr std::size_t kMaxSidLength = 64;
+
 // BadInput (where="sid") unless `sid` looks like one we issue: [A-Za-z0-9_-]{1,64}.
 Status validate_session_id(std::string_view sid);
 

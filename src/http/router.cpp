@@ -4,6 +4,9 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "http/websocket.hpp"
 
 namespace kvmhub::http {
 namespace {
@@ -86,7 +89,24 @@ const char* effect_name(Effect e) {
 }
 
 void Router::add(std::vector<Route> routes) {
-    for (auto& r : routes) routes_.push_back(std::move(r));
+    for (auto& r : routes) {
+        // The input is checked before the handler sees the request; a websocket route refuses
+        // with a completed handshake and a close frame, as its handler's own refusals do.
+        if (r.input.declared && r.handler) {
+            // The hook gets the route as declared (without this wrapper), a copy of its own.
+            Route declared{r.method, r.pattern, r.access, r.effect, r.surface, nullptr, r.body_limit};
+            r.handler = [input = r.input, websocket = r.websocket, depth = json_depth_, hook = input_refused_,
+                         declared = std::move(declared), handler = std::move(r.handler)](Request& request) {
+                if (auto ok = check_input(input, request, depth); !ok) {
+                    if (hook) hook(declared, request, ok.error());
+                    return websocket && is_websocket_request(request) ? refuse_websocket(ok.error())
+                                                                      : Reply::error(ok.error());
+                }
+                return handler(request);
+            };
+        }
+        routes_.push_back(std::move(r));
+    }
     sealed_ = false;
 }
 
@@ -116,6 +136,19 @@ Status Router::seal() {
         for (std::size_t i = 0; i + 1 < c.segments.size(); ++i)
             if (is_rest(c.segments[i]))
                 return fail(Errc::Internal, "router", "route " + id + ": a {name*} segment must come last");
+        if (!r.input.declared)
+            return fail(Errc::Internal, "router",
+                        "route " + id + " declares no input: add .accepts(http::Input::none()...) to it");
+        std::set<std::string> params;
+        for (const auto& seg : c.segments)
+            if (is_param(seg)) params.insert(param_name(seg));
+        std::set<std::string> declared;
+        for (const auto& f : r.input.fields)
+            if (f.where == Where::Path) declared.insert(f.name);
+        if (params != declared)
+            return fail(Errc::Internal, "router",
+                        fmt::format("route {}: its input's path fields ({}) are not the pattern's parameters ({})", id,
+                                    fmt::join(declared, ", "), fmt::join(params, ", ")));
         compiled_.push_back(std::move(c));
     }
     sealed_ = true;

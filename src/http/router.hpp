@@ -1,6 +1,7 @@
-// Route tables: every route names its method, path pattern, access class, effect, surface
-// and body limit. The router refuses to start when a route has no access class or when a
-// route needs a guard that was not installed, and it checks access before any handler runs.
+// Route tables: every route names its method, path pattern, access class, effect, surface,
+// body limit and input (http/schema.hpp). The router refuses to start when a route has no
+// access class, no input, or needs a guard that was not installed; it checks access before
+// the body is read and the input before the handler runs.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include "common/config.hpp"
 #include "common/result.hpp"
 #include "http/message.hpp"
+#include "http/schema.hpp"
 
 namespace kvmhub::http {
 
@@ -55,6 +57,15 @@ struct Route {
     // credential) still gets the handshake and a close frame with the reason (4000 + status),
     // because browsers do not show a page the status of a failed handshake.
     bool websocket = false;
+    // Every path parameter, query parameter and body field the handler reads (http/schema.hpp):
+    // checked before the handler runs, 400 naming the field. Set with accepts(); required.
+    Input input = {};
+
+    Route&& accepts(Input in) && {
+        input = std::move(in);
+        input.declared = true;
+        return std::move(*this);
+    }
 };
 
 // Decides who is calling. Returns the principal (user name, link id) or the refusal.
@@ -71,11 +82,17 @@ struct Match {
 
 class Router {
 public:
-    // Adds routes; Router::seal() validates them all at once.
+    // Adds routes, each handler behind its input check; Router::seal() validates them all at once.
     void add(std::vector<Route> routes);
+    // The nesting cap of JSON bodies (http.json_depth_limit); set before add().
+    void set_json_depth_limit(int depth) { json_depth_ = depth; }
+    // Told of every request the input check refuses (the handler never runs); set before add().
+    using InputRefused = std::function<void(const Route& route, const Request& request, const Error& error)>;
+    void on_input_refused(InputRefused hook) { input_refused_ = std::move(hook); }
     // Installs the guard for an access class (Admin, Tenant).
     void set_guard(Access access, std::shared_ptr<const AccessGuard> guard);
-    // Validates the table: access set, guards present, patterns well-formed, no duplicates.
+    // Validates the table: access set, guards present, patterns well-formed, no duplicates, an
+    // input declared whose path fields are exactly the pattern's parameters.
     Status seal();
 
     // The route for `path` among those of `surfaces` (a listener's). NotFound when none; when
@@ -97,6 +114,8 @@ private:
     std::shared_ptr<const AccessGuard> admin_guard_;
     std::shared_ptr<const AccessGuard> tenant_guard_;
     bool sealed_ = false;
+    int json_depth_ = 64;
+    InputRefused input_refused_;
 };
 
 }  // namespace kvmhub::http

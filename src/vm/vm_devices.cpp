@@ -190,6 +190,37 @@ Status VmService::cleanup_interrupted(const nlohmann::json& task, const std::str
     return {};
 }
 
+Status VmService::check_attach(const std::string& host, const std::string& uuid, const std::string& device,
+                               const nlohmann::json& body) {
+    if (!body.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of variables");
+    auto ref = resolve(host, uuid);
+    if (!ref) return tl::unexpected(ref.error());
+    auto record = catalog_.host(host);
+    if (!record) return tl::unexpected(record.error());
+    auto enabled = catalog_.devices(host);
+    if (!enabled) return tl::unexpected(enabled.error());
+    if (std::none_of(enabled->begin(), enabled->end(), [&](const auto& d) { return d.value("name", "") == device; }))
+        return fail(
+            Errc::NotFound, "dev",
+            fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" in POST /conf/host/",
+                        device, host, device));
+    if (auto size = size_gib(body); !size) return tl::unexpected(size.error());
+    if (auto clone = clone_mode(body); !clone) return tl::unexpected(clone.error());
+    auto gold_name = string_value(body, "gold");
+    if (!gold_name) return tl::unexpected(gold_name.error());
+    if (!gold_name->empty()) {
+        const std::string arch = record->value("arch", "x86_64");
+        auto golds = catalog_.golds(arch);
+        if (!golds) return tl::unexpected(golds.error());
+        if (std::none_of(golds->begin(), golds->end(),
+                         [&](const auto& g) { return g.value("name", "") == *gold_name; }))
+            return fail(Errc::NotFound, "gold", fmt::format("no {} gold image named '{}'", arch, *gold_name));
+    }
+    // The VM itself, last: the one check that asks the host.
+    if (auto guest = hypervisor_.guest(*ref, uuid); !guest) return tl::unexpected(guest.error());
+    return {};
+}
+
 Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const std::string& uuid,
                                                  const std::string& device, const nlohmann::json& body,
                                                  const std::string& task, const ProgressSink& progress) {

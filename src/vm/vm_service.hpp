@@ -104,6 +104,12 @@ public:
     // daemon killed half-way removes them at its next start (cleanup_interrupted()).
     Result<nlohmann::json> attach_device(const std::string& host, const std::string& uuid, const std::string& device,
                                          const nlohmann::json& body, const ProgressSink& progress);
+    // What attach_device() would refuse before any work starts: an unknown host or VM, a device
+    // not enabled on the host, a bad size or clone mode, a gold image the catalog does not have
+    // for the host's architecture. The attach route asks first, so these are HTTP errors rather
+    // than the last line of a 200 stream.
+    Status check_attach(const std::string& host, const std::string& uuid, const std::string& device,
+                        const nlohmann::json& body);
     // Removes one cleanup entry of a task a killed daemon left running ("volume <pool>/<name>"
     // on the task's host). A volume already gone counts as removed.
     Status cleanup_interrupted(const nlohmann::json& task, const std::string& entry);

@@ -213,7 +213,7 @@ TEST_F(Catalog, HostValidationNamesTheField) {
     expect_refused(post("/conf/host/", with("arch", "ppc64")), 400, "arch", "x86_64 or aarch64");
     expect_refused(post("/conf/host/", with("ipaddr", "not an address!")), 400, "ipaddr", "neither an IP");
     expect_refused(post("/conf/host/", with("sshport", "99999")), 400, "sshport", "1 to 65535");
-    expect_refused(post("/conf/host/", with("sshport", "22x")), 400, "sshport", "TCP port");
+    expect_refused(post("/conf/host/", with("sshport", "22x")), 400, "sshport", "whole number");
     expect_refused(post("/conf/host/", with("sshuser", "")), 400, "sshuser", "must not be empty");
     expect_refused(post("/conf/host/", with("disk.nosuch", "on")), 400, "disk.nosuch", "no device template");
     expect_refused(post("/conf/host/", with("colour", "blue")), 400, "colour", "unknown field");
@@ -364,14 +364,22 @@ TEST_F(Catalog, TemplatesInUseCannotBeDeleted) {
 
 TEST_F(Catalog, ChangesAreAudited) {
     ASSERT_EQ(post("/conf/host/", host("h-audit")).status, 200);
-    (void)post("/conf/host/", json{{"name", "h-audit2"}});
+    // Refused by the route's input (no handler ran): audited under the route.
+    (void)post("/conf/host/", json{{"name", "h-audit3"}});
+    json unknown_tpl = host("h-audit2");
+    unknown_tpl["tpl"] = "nosuch";
+    (void)post("/conf/host/", unknown_tpl);
     auto r = call("GET", "/api/audit?limit=5");
     ASSERT_EQ(r.status, 200) << r.body;
     auto entries = r.json()["audit"];
-    ASSERT_GE(entries.size(), 2u);
+    ASSERT_GE(entries.size(), 3u);
     EXPECT_EQ(entries[0]["action"], "host.put");  // newest first: the refused one
     EXPECT_EQ(entries[0]["target"], "h-audit2");
     EXPECT_NE(entries[0]["result"], "ok");
+    EXPECT_EQ(entries[1]["action"], "POST /conf/host/");
+    EXPECT_EQ(entries[1]["target"], "/conf/host/");
+    EXPECT_EQ(entries[1]["result"], "'tpl' is required");
+    entries.erase(entries.begin());
     EXPECT_EQ(entries[1]["target"], "h-audit");
     EXPECT_EQ(entries[1]["result"], "ok");
     EXPECT_EQ(entries[1]["who"], "admin");
@@ -433,7 +441,7 @@ TEST(CatalogBackup, AHostileOrBrokenUploadChangesNothing) {
     // Refused restores are audited too.
     auto audit = http_get(d.url() + "/api/audit?limit=1", bearer(token)).json()["audit"];
     ASSERT_EQ(audit.size(), 1u);
-    EXPECT_EQ(audit[0]["action"], "restore");
+    EXPECT_EQ(audit[0]["action"], "POST /conf/restore/");  // not multipart: refused by the route's input
     EXPECT_NE(audit[0]["result"], "ok");
 }
 

@@ -51,7 +51,7 @@ TEST_F(Console, DisplayRefusesStoppedUnknownAndBadRequests) {
     expect_error(d_->get("/vm/display/t1/" + running + "?disp=rdp"), 400, "disp", "vnc, spice, console");
     expect_error(d_->get("/vm/display/t1/" + running + "?disp=spice"), 409, "disp", "no spice display");
     expect_error(d_->get("/vm/display/t1/" + running + "?timeout_mins=soon"), 400, "timeout_mins", "whole number");
-    expect_error(d_->get("/vm/display/t1/" + running + "?timeout_mins=0"), 400, "timeout_mins", "at least 1");
+    expect_error(d_->get("/vm/display/t1/" + running + "?timeout_mins=0"), 400, "timeout_mins", "from 1 to");
     expect_error(d_->get("/vm/display/t1/" + running + "?prefix=kvm"), 400, "prefix", "starting with '/'");
     expect_error(d_->get("/vm/display/t1/" + running + "?colour=red"), 400, "colour", "unknown parameter");
     auto no_graphics = d_->vm(0);

@@ -398,7 +398,6 @@ TEST(Sessions, BadInputToEveryNewRoute) {
         {"DELETE", "/api/users/nobody", "", "username"},  // 404
         {"DELETE", "/api/users/admin", "[1]", "body"},
         {"GET", "/api/sessions?user=../x", "", "user"},
-        {"GET", "/api/sessions?user=", "", "user"},
         {"GET", "/api/sessions?who=admin", "", "who"},
         {"DELETE", "/api/sessions/a.b", "", "sid"},
         {"DELETE", "/api/sessions/" + long_name, "", "sid"},

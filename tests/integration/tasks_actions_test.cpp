@@ -127,7 +127,7 @@ TEST_F(Actions, BadActionsAreRefusedAndChangeNothing) {
     EXPECT_EQ(call("GET", "/conf/template/action/disk.nosuch").status, 404);
     expect_error(call("PUT", "/conf/template/action/extra", "echo hi\n"), 400, "name", "<disk|net|cdrom>.<name>");
     expect_error(call("PUT", "/conf/template/action/disk.file", " \n\t\n"), 400, "script", "empty");
-    expect_error(call("PUT", "/conf/template/action/disk.file", std::string("echo a\0b\n", 9)), 400, "script", "NUL");
+    expect_error(call("PUT", "/conf/template/action/disk.file", std::string("echo a\0b\n", 9)), 400, "body", "NUL");
     EXPECT_EQ(call("GET", "/conf/template/action/disk.file").status, 404);
     expect_error(call("DELETE", "/conf/template/action/disk.file"), 404, "name", "has no action");
     // A device template enabled on a host cannot be deleted: its action stays too.

@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace kvmhub::http {
 namespace {
@@ -19,10 +20,24 @@ public:
     }
 };
 
+// Routes whose input is only their path parameters, as text: for the tests of matching.
+std::vector<Route> declared(std::vector<Route> routes) {
+    for (Route& r : routes) {
+        if (r.input.declared) continue;
+        r.input = Input::none().other_query(Extras::Ignore);
+        for (std::size_t at = r.pattern.find('{'); at != std::string::npos; at = r.pattern.find('{', at + 1)) {
+            std::string param = r.pattern.substr(at + 1, r.pattern.find('}', at) - at - 1);
+            if (param.ends_with('*')) param.pop_back();
+            r.input.path(text(param, 1024));
+        }
+    }
+    return routes;
+}
+
 Router sealed(std::vector<Route> routes) {
     Router router;
     router.set_guard(Access::Admin, std::make_shared<AllowUser>());
-    router.add(std::move(routes));
+    router.add(declared(std::move(routes)));
     EXPECT_TRUE(router.seal().has_value());
     return router;
 }
@@ -101,7 +116,7 @@ TEST(Router, OnePatternOnTwoSurfacesIsTwoRoutes) {
 
 TEST(Router, RefusesARouteWithoutAccessClass) {
     Router router;
-    router.add({{Method::Get, "/x", Access::Unset, Effect::Reads, Surface::Admin, reply_with("x"), 0}});
+    router.add(declared({{Method::Get, "/x", Access::Unset, Effect::Reads, Surface::Admin, reply_with("x"), 0}}));
     auto sealed = router.seal();
     ASSERT_FALSE(sealed.has_value());
     EXPECT_NE(sealed.error().desc.find("no access class"), std::string::npos);
@@ -109,7 +124,7 @@ TEST(Router, RefusesARouteWithoutAccessClass) {
 
 TEST(Router, RefusesARouteThatDoesNotSayWhetherItChangesState) {
     Router router;
-    router.add({{Method::Get, "/x", Access::Public, Effect::Unset, Surface::Admin, reply_with("x"), 0}});
+    router.add(declared({{Method::Get, "/x", Access::Public, Effect::Unset, Surface::Admin, reply_with("x"), 0}}));
     auto sealed = router.seal();
     ASSERT_FALSE(sealed.has_value());
     EXPECT_NE(sealed.error().desc.find("does not say whether it changes state"), std::string::npos);
@@ -117,24 +132,25 @@ TEST(Router, RefusesARouteThatDoesNotSayWhetherItChangesState) {
 
 TEST(Router, RefusesAnAdminRouteWithoutGuard) {
     Router router;
-    router.add({{Method::Get, "/x", Access::Admin, Effect::Reads, Surface::Admin, reply_with("x"), 0}});
+    router.add(declared({{Method::Get, "/x", Access::Admin, Effect::Reads, Surface::Admin, reply_with("x"), 0}}));
     EXPECT_FALSE(router.seal().has_value());
 }
 
 TEST(Router, RefusesATenantRouteWithoutGuard) {
     Router router;
     router.set_guard(Access::Admin, std::make_shared<AllowUser>());
-    router.add({{Method::Get, "/user/vm/{h}", Access::Tenant, Effect::Reads, Surface::Tenant, reply_with("x"), 0}});
+    router.add(
+        declared({{Method::Get, "/user/vm/{h}", Access::Tenant, Effect::Reads, Surface::Tenant, reply_with("x"), 0}}));
     EXPECT_FALSE(router.seal().has_value());
 }
 
 TEST(Router, RefusesDuplicatesAndMisplacedRestSegments) {
     Router dup;
-    dup.add({{Method::Get, "/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("a"), 0},
-             {Method::Get, "/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("b"), 0}});
+    dup.add(declared({{Method::Get, "/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("a"), 0},
+                      {Method::Get, "/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("b"), 0}}));
     EXPECT_FALSE(dup.seal().has_value());
     Router rest;
-    rest.add({{Method::Get, "/{a*}/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("a"), 0}});
+    rest.add(declared({{Method::Get, "/{a*}/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("a"), 0}}));
     EXPECT_FALSE(rest.seal().has_value());
 }
 
@@ -149,6 +165,85 @@ TEST(Router, AuthorizeRunsTheGuardAndRecordsThePrincipal) {
     known.headers.emplace_back("x-user", "alice");
     ASSERT_TRUE(router.authorize(route, known).has_value());
     EXPECT_EQ(known.principal, "alice");
+}
+
+TEST(Router, RefusesARouteWithoutAnInputSchema) {
+    Router router;
+    router.add({{Method::Get, "/x", Access::Public, Effect::Reads, Surface::Admin, reply_with("x"), 0}});
+    auto refused = router.seal();
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_NE(refused.error().desc.find("declares no input"), std::string::npos) << refused.error().desc;
+
+    // Path fields must be exactly the pattern's parameters: none missing, none made up.
+    Router missing;
+    missing.add(
+        {Route{Method::Get, "/vm/{host}/{uuid}", Access::Public, Effect::Reads, Surface::Admin, reply_with("x"), 0}
+             .accepts(Input::none().path(name("host")))});
+    auto no_uuid = missing.seal();
+    ASSERT_FALSE(no_uuid.has_value());
+    EXPECT_NE(no_uuid.error().desc.find("path fields"), std::string::npos) << no_uuid.error().desc;
+    Router extra;
+    extra.add(
+        {Route{Method::Get, "/vm/{host}", Access::Public, Effect::Reads, Surface::Admin, reply_with("x"), 0}.accepts(
+            Input::none().path(name("host")).path(name("other")))});
+    EXPECT_FALSE(extra.seal().has_value());
+
+    Router fine;
+    fine.add(
+        {Route{Method::Get, "/vm/{host}", Access::Public, Effect::Reads, Surface::Admin, reply_with("x"), 0}.accepts(
+            Input::none().path(name("host")))});
+    EXPECT_TRUE(fine.seal().has_value());
+}
+
+TEST(Router, ChecksTheInputBeforeTheHandlerRuns) {
+    int ran = 0;
+    Router router;
+    router.add({Route{Method::Post, "/vm/{host}", Access::Public, Effect::Changes, Surface::Admin,
+                      [&ran](Request&) {
+                          ++ran;
+                          return Reply::ok();
+                      },
+                      0}
+                    .accepts(Input::none()
+                                 .path(name("host"))
+                                 .query(integer("count", 1, 10).need())
+                                 .json()
+                                 .body(text("desc", 16).need()))});
+    ASSERT_TRUE(router.seal().has_value());
+    const Route& route = router.routes().front();
+    auto run = [&](std::string host, Fields query, std::string body) {
+        Request req;
+        req.method = Method::Post;
+        req.params = {{"host", std::move(host)}};
+        req.query = std::move(query);
+        req.body = std::move(body);
+        return route.handler(req);
+    };
+    auto field_of = [](const Reply& r) { return nlohmann::json::parse(r.body).value("name", ""); };
+
+    Reply bad_host = run("../etc", {{"count", "2"}}, R"({"desc":"x"})");
+    EXPECT_EQ(bad_host.status, 400);
+    EXPECT_EQ(field_of(bad_host), "host");
+    Reply missing = run("h1", {}, R"({"desc":"x"})");
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_EQ(field_of(missing), "count");
+    EXPECT_EQ(nlohmann::json::parse(missing.body)["code"], 800);
+    Reply range = run("h1", {{"count", "11"}}, R"({"desc":"x"})");
+    EXPECT_EQ(field_of(range), "count");
+    Reply unknown = run("h1", {{"count", "2"}, {"other", "1"}}, R"({"desc":"x"})");
+    EXPECT_EQ(field_of(unknown), "other");
+    EXPECT_EQ(nlohmann::json::parse(unknown.body)["code"], 998);
+    Reply typed = run("h1", {{"count", "2"}}, R"({"desc":[1]})");
+    EXPECT_EQ(field_of(typed), "desc");
+    Reply nul = run("h1", {{"count", "2"}}, R"({"desc":"a\u0000b"})");
+    EXPECT_EQ(field_of(nul), "desc");
+    Reply broken = run("h1", {{"count", "2"}}, "{\"desc\":");
+    EXPECT_EQ(field_of(broken), "body");
+    EXPECT_EQ(ran, 0);
+
+    Reply good = run("h1", {{"count", "2"}}, R"({"desc":"fine"})");
+    EXPECT_EQ(good.status, 200);
+    EXPECT_EQ(ran, 1);
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ class StreamedReply : public ::testing::Test {
 protected:
     void start(Handler handler) {
         config_.listeners = {ListenerConfig{.name = "test", .address = "127.0.0.1", .port = 0}};
-        router_.add({{Method::Get, "/stream", Access::Public, Effect::Reads, Surface::Admin, std::move(handler), 0}});
+        router_.add({Route{Method::Get, "/stream", Access::Public, Effect::Reads, Surface::Admin, std::move(handler), 0}
+                         .accepts(Input::none())});
         ASSERT_TRUE(router_.seal().has_value());
         server_ = std::make_unique<Server>(config_, router_, metrics_);
         ASSERT_TRUE(server_->listen().has_value());
