@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <pugixml.hpp>
 
 #include "common/log.hpp"
@@ -54,6 +56,17 @@ Result<HostCapabilities> capabilities(virConnectPtr conn, const HostRef& host) {
         out.domain_type = out.kvm_usable ? "kvm" : "qemu";
     } else {
         out.domain_type = uri.driver;
+    }
+    if (uri.driver == "qemu") {
+        for (auto guest : doc.child("capabilities").children("guest")) {
+            auto arch = guest.child("arch");
+            if (out.arch != arch.attribute("name").value()) continue;
+            for (auto machine : arch.children("machine")) out.machines.emplace_back(machine.child_value());
+            for (auto domain : arch.children("domain"))
+                for (auto machine : domain.children("machine")) out.machines.emplace_back(machine.child_value());
+        }
+        std::sort(out.machines.begin(), out.machines.end());
+        out.machines.erase(std::unique(out.machines.begin(), out.machines.end()), out.machines.end());
     }
     return out;
 }

@@ -73,6 +73,9 @@ struct HostCapabilities {
     std::string arch;         // host CPU architecture, e.g. x86_64
     std::string domain_type;  // what guests should use: "kvm" when usable, else "qemu" (TCG); "test" on test:
     bool kvm_usable = false;
+    // Machine types the host's emulator offers for its arch, aliases ("pc", "q35") included;
+    // empty when the driver does not say (test:).
+    std::vector<std::string> machines;
 };
 
 struct NodeInfo {

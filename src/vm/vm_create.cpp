@@ -1,7 +1,9 @@
 // Creating a VM: merge defaults and the request, render the host's domain template, define.
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cloudinit/iso_volume.hpp"
 #include "cloudinit/seed.hpp"
@@ -111,6 +113,15 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     virt::HostRef ref{host, record->value("url", "")};
     auto caps = hypervisor_.capabilities(ref);
     if (!caps) return tl::unexpected(caps.error());
+    // The route checked the name against the known families; the host's qemu says which exist.
+    if (auto machine = body.find("vm_machine");
+        machine != body.end() && machine->is_string() && !machine->get_ref<const std::string&>().empty() &&
+        !caps->machines.empty() &&
+        std::find(caps->machines.begin(), caps->machines.end(), machine->get_ref<const std::string&>()) ==
+            caps->machines.end())
+        return fail(Errc::BadInput, "vm_machine",
+                    fmt::format("host {} offers no machine type '{}' for {}; it offers: {}", host,
+                                machine->get_ref<const std::string&>(), caps->arch, fmt::join(caps->machines, ", ")));
     auto domain = catalog_.parsed_template(catalog::TemplateKind::Domain, record->value("tpl", ""));
     if (!domain) return tl::unexpected(domain.error());
 

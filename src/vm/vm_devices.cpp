@@ -190,40 +190,8 @@ Status VmService::cleanup_interrupted(const nlohmann::json& task, const std::str
     return {};
 }
 
-Status VmService::check_attach(const std::string& host, const std::string& uuid, const std::string& device,
-                               const nlohmann::json& body) {
-    if (!body.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of variables");
-    auto ref = resolve(host, uuid);
-    if (!ref) return tl::unexpected(ref.error());
-    auto record = catalog_.host(host);
-    if (!record) return tl::unexpected(record.error());
-    auto enabled = catalog_.devices(host);
-    if (!enabled) return tl::unexpected(enabled.error());
-    if (std::none_of(enabled->begin(), enabled->end(), [&](const auto& d) { return d.value("name", "") == device; }))
-        return fail(
-            Errc::NotFound, "dev",
-            fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" in POST /conf/host/",
-                        device, host, device));
-    if (auto size = size_gib(body); !size) return tl::unexpected(size.error());
-    if (auto clone = clone_mode(body); !clone) return tl::unexpected(clone.error());
-    auto gold_name = string_value(body, "gold");
-    if (!gold_name) return tl::unexpected(gold_name.error());
-    if (!gold_name->empty()) {
-        const std::string arch = record->value("arch", "x86_64");
-        auto golds = catalog_.golds(arch);
-        if (!golds) return tl::unexpected(golds.error());
-        if (std::none_of(golds->begin(), golds->end(),
-                         [&](const auto& g) { return g.value("name", "") == *gold_name; }))
-            return fail(Errc::NotFound, "gold", fmt::format("no {} gold image named '{}'", arch, *gold_name));
-    }
-    // The VM itself, last: the one check that asks the host.
-    if (auto guest = hypervisor_.guest(*ref, uuid); !guest) return tl::unexpected(guest.error());
-    return {};
-}
-
-Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const std::string& uuid,
-                                                 const std::string& device, const nlohmann::json& body,
-                                                 const std::string& task, const ProgressSink& progress) {
+Result<VmService::AttachTarget> VmService::attach_target(const std::string& host, const std::string& uuid,
+                                                         const std::string& device, const nlohmann::json& body) {
     if (!body.is_object()) return fail(Errc::BadInput, "body", "expected a JSON object of variables");
     auto ref = resolve(host, uuid);
     if (!ref) return tl::unexpected(ref.error());
@@ -238,7 +206,38 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
             Errc::NotFound, "dev",
             fmt::format("device '{}' is not enabled on host {}: enable it with \"{}\":\"on\" in POST /conf/host/",
                         device, host, device));
-    const std::string tpl_name = found->value("tpl", device);
+    return AttachTarget{*ref, *record, *found};
+}
+
+Status VmService::check_attach(const std::string& host, const std::string& uuid, const std::string& device,
+                               const nlohmann::json& body) {
+    auto target = attach_target(host, uuid, device, body);
+    if (!target) return tl::unexpected(target.error());
+    if (auto size = size_gib(body); !size) return tl::unexpected(size.error());
+    if (auto clone = clone_mode(body); !clone) return tl::unexpected(clone.error());
+    auto gold_name = string_value(body, "gold");
+    if (!gold_name) return tl::unexpected(gold_name.error());
+    if (!gold_name->empty()) {
+        const std::string arch = target->host.value("arch", "x86_64");
+        auto golds = catalog_.golds(arch);
+        if (!golds) return tl::unexpected(golds.error());
+        if (std::none_of(golds->begin(), golds->end(),
+                         [&](const auto& g) { return g.value("name", "") == *gold_name; }))
+            return fail(Errc::NotFound, "gold", fmt::format("no {} gold image named '{}'", arch, *gold_name));
+    }
+    // The VM itself, last: the one check that asks the host.
+    if (auto guest = hypervisor_.guest(target->ref, uuid); !guest) return tl::unexpected(guest.error());
+    return {};
+}
+
+Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const std::string& uuid,
+                                                 const std::string& device, const nlohmann::json& body,
+                                                 const std::string& task, const ProgressSink& progress) {
+    auto target = attach_target(host, uuid, device, body);
+    if (!target) return tl::unexpected(target.error());
+    const virt::HostRef& ref = target->ref;
+    const nlohmann::json& record = target->host;
+    const std::string tpl_name = target->device.value("tpl", device);
     auto tpl = catalog_.parsed_template(catalog::TemplateKind::Device, tpl_name);
     if (!tpl) return tl::unexpected(tpl.error());
     auto size = size_gib(body);
@@ -248,8 +247,8 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
     auto gold_name = string_value(body, "gold");
     if (!gold_name) return tl::unexpected(gold_name.error());
 
-    const std::string arch = record->value("arch", "x86_64");
-    const virt::PoolSpec pool = disks::pool_of(*record);
+    const std::string arch = record.value("arch", "x86_64");
+    const virt::PoolSpec pool = disks::pool_of(record);
     nlohmann::json context = nlohmann::json::object();
     for (const auto& [key, value] : body.items())
         if (!kReserved.count(key)) context[key] = value;
@@ -261,7 +260,7 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
     context["META_PORT"] = meta_port;
     context["host"] = {{"name", host},
                        {"arch", arch},
-                       {"ipaddr", record->value("ipaddr", "")},
+                       {"ipaddr", record.value("ipaddr", "")},
                        {"pool", pool.name},
                        {"pool_path", pool.path}};
     tmpl::RenderOptions options;
@@ -275,9 +274,9 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
 
     nlohmann::json result;
     Status done = locked(
-        *ref, uuid, "attach_device",
+        ref, uuid, "attach_device",
         [&]() -> Status {
-            auto use = hypervisor_.device_use(*ref, uuid);
+            auto use = hypervisor_.device_use(ref, uuid);
             if (!use) return tl::unexpected(use.error());
             // Rendered once with a placeholder to learn the bus, then with the free target on it.
             auto draft = render("vdz");
@@ -313,7 +312,7 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
             std::string gold_url;  // for the action script
             auto undo = [&](Error err) -> Status {
                 if (!made.empty()) {
-                    auto gone = hypervisor_.delete_volume(*ref, made);
+                    auto gone = hypervisor_.delete_volume(ref, made);
                     if (gone || gone.error().code == Errc::NotFound)
                         untrack(made);
                     else
@@ -330,13 +329,13 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
                     return tl::unexpected(went_away("attach"));
                 // Only kvmhub's own pool is created; a template pointing elsewhere needs that pool to exist.
                 if (dev->pool == pool.name)
-                    if (auto ready = hypervisor_.ensure_pool(*ref, pool); !ready) return ready;
-                if (auto stale = hypervisor_.volume(*ref, dev->pool, dev->volume); stale) {
+                    if (auto ready = hypervisor_.ensure_pool(ref, pool); !ready) return ready;
+                if (auto stale = hypervisor_.volume(ref, dev->pool, dev->volume); stale) {
                     // Named after this VM and a target it does not use: left by an attach that died
                     // before it finished. It is nobody's disk.
                     log::get("vm")->warn("deleting leftover volume host={} pool={} vol={}", host, dev->pool,
                                          dev->volume);
-                    if (auto gone = hypervisor_.delete_volume(*ref, dev->pool + "/" + dev->volume); !gone) return gone;
+                    if (auto gone = hypervisor_.delete_volume(ref, dev->pool + "/" + dev->volume); !gone) return gone;
                 } else if (stale.error().code != Errc::NotFound) {
                     return tl::unexpected(stale.error());
                 }
@@ -366,10 +365,10 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
                     gold_url = golds_.url_of(gold->value("uri", ""));
                     // A base that is not in the pool yet is this task's to remove if it dies uploading.
                     const std::string base_path = pool.name + "/" + disks::base_name(*gold_name, *local);
-                    const bool new_base = !hypervisor_.volume(*ref, pool.name, disks::base_name(*gold_name, *local));
+                    const bool new_base = !hypervisor_.volume(ref, pool.name, disks::base_name(*gold_name, *local));
                     if (new_base)
                         if (auto tracked = track(base_path); !tracked) return tracked;
-                    auto base = provisioner_.base(*ref, pool, *gold_name, *local, progress);
+                    auto base = provisioner_.base(ref, pool, *gold_name, *local, progress);
                     if (new_base) untrack(base_path);
                     if (!base) return tl::unexpected(base.error());
                     if (!progress(fmt::format("creating {} as a {} of {}", dev->volume,
@@ -377,14 +376,14 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
                                               base->name)))
                         return tl::unexpected(went_away("attach"));
                     if (auto tracked = track(dev->pool + "/" + dev->volume); !tracked) return tracked;
-                    volume = provisioner_.make_disk(*ref, request, &*base, &*local);
+                    volume = provisioner_.make_disk(ref, request, &*base, &*local);
                 } else {
                     request.capacity = static_cast<std::uint64_t>(*size > 0 ? *size : kDefaultGiB) * kGiB;
                     if (!progress(
                             fmt::format("creating blank volume {} of {} GiB", dev->volume, request.capacity / kGiB)))
                         return tl::unexpected(went_away("attach"));
                     if (auto tracked = track(dev->pool + "/" + dev->volume); !tracked) return tracked;
-                    volume = provisioner_.make_disk(*ref, request, nullptr, nullptr);
+                    volume = provisioner_.make_disk(ref, request, nullptr, nullptr);
                 }
                 if (!volume) {  // make_disk removed what it half-made
                     untrack(dev->pool + "/" + dev->volume);
@@ -405,14 +404,14 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
                 ActionSpec action{.name = tpl_name,
                                   .script = **script,
                                   .input = action_input(body, uuid, target, gold_url),
-                                  .env = action_environment(*record, tpl_name, config_.actions),
+                                  .env = action_environment(record, tpl_name, config_.actions),
                                   .timeout = config_.action_timeout};
                 if (auto ran = run_action(action, progress); !ran) return undo(ran.error());
             }
 
             if (!progress(fmt::format("attaching {} to VM {}", target.empty() ? device : target, uuid)))
                 return undo(went_away("attach"));
-            auto mac = hypervisor_.attach_device(*ref, uuid, *xml);
+            auto mac = hypervisor_.attach_device(ref, uuid, *xml);
             if (!mac) return undo(mac.error());
             result["dev"] = target.empty() ? *mac : target;
             if (!mac->empty()) result["mac"] = *mac;

@@ -124,6 +124,15 @@ private:
     Result<nlohmann::json> attach_in_task(const std::string& host, const std::string& uuid, const std::string& device,
                                           const nlohmann::json& body, const std::string& task,
                                           const ProgressSink& progress);
+    // What an attach starts from, once the checks both check_attach() and attach_in_task()
+    // make first have passed: the VM's host, the host's record and the device's entry.
+    struct AttachTarget {
+        virt::HostRef ref;
+        nlohmann::json host;
+        nlohmann::json device;
+    };
+    Result<AttachTarget> attach_target(const std::string& host, const std::string& uuid, const std::string& device,
+                                       const nlohmann::json& body);
     // Renders the host's domain template for `body` and defines the VM; returns its uuid.
     Result<std::string> define_vm(const std::string& host, const nlohmann::json& body, const std::string& creator);
     // The host's record as a hypervisor reference; NotFound for an unknown host.
