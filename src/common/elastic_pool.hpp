@@ -17,7 +17,7 @@ public:
     struct Options {
         std::string name;  // for the log
         std::size_t max_threads = 1024;
-        std::chrono::milliseconds idle_timeout = std::chrono::seconds(30);
+        std::chrono::milliseconds idle_timeout = std::chrono::seconds(5);
         // How long the destructor waits for running jobs before it leaves them to finish alone.
         std::chrono::milliseconds grace = std::chrono::seconds(10);
     };
