@@ -1,11 +1,15 @@
 #include "cloudinit/seed.hpp"
 
+#include <sys/socket.h>
+
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "cloudinit/iso.hpp"
 #include "cloudinit/password.hpp"
+#include "common/cidr.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
 
@@ -141,6 +145,75 @@ Status normalize_inputs(nlohmann::json& vars) {
         }
     }
     return {};
+}
+
+Status check_static_address(const nlohmann::json& vars) {
+    auto text = [&](const char* field) -> Result<std::string> {
+        auto it = vars.find(field);
+        if (it == vars.end() || it->is_null()) return std::string();
+        if (!it->is_string()) return fail(Errc::BadInput, field, fmt::format("'{}' must be a string", field));
+        return it->get<std::string>();
+    };
+    auto address = text("vm_ipaddr");
+    if (!address) return tl::unexpected(address.error());
+    auto gateway = text("vm_gateway");
+    if (!gateway) return tl::unexpected(gateway.error());
+    std::optional<Cidr> network;
+    if (!address->empty()) {
+        auto parsed = parse_interface_address(*address, "vm_ipaddr");
+        if (!parsed) return tl::unexpected(parsed.error());
+        network = *parsed;
+    }
+    if (!gateway->empty()) {
+        const int family = ip_family(*gateway);
+        if (family == 0)
+            return fail(Errc::BadInput, "vm_gateway",
+                        fmt::format("'vm_gateway' must be an IP address, not '{}'", *gateway));
+        if (!network)
+            return fail(Errc::BadInput, "vm_gateway",
+                        "'vm_gateway' goes with a static 'vm_ipaddr' (with DHCP the gateway comes from DHCP)");
+        if ((family == AF_INET6) != network->v6())
+            return fail(Errc::BadInput, "vm_gateway",
+                        fmt::format("'vm_gateway' {} is not of the family of 'vm_ipaddr' {}", *gateway, *address));
+    }
+    if (auto dns = vars.find("vm_dns"); dns != vars.end() && dns->is_array()) {
+        for (const auto& server : *dns)
+            if (!server.is_string() || ip_family(server.get_ref<const std::string&>()) == 0)
+                return fail(Errc::BadInput, "vm_dns",
+                            fmt::format("'vm_dns' must list IP addresses; '{}' is not one",
+                                        server.is_string() ? server.get<std::string>() : server.dump()));
+    }
+    return {};
+}
+
+nlohmann::json nic_configs(const nlohmann::json& context, const std::vector<std::string>& macs) {
+    auto text = [](const nlohmann::json& vars, const char* field) {
+        auto it = vars.find(field);
+        return it != vars.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto config = [&](const std::string& mac, const nlohmann::json& vars) {
+        auto dns = vars.find("vm_dns");
+        return nlohmann::json{{"mac", mac},
+                              {"name", text(vars, "vm_interface")},
+                              {"ipaddr", text(vars, "vm_ipaddr")},
+                              {"gateway", text(vars, "vm_gateway")},
+                              {"dns", dns != vars.end() && dns->is_array() ? *dns : nlohmann::json::array()}};
+    };
+    const auto settings = context.find(kNicSettings);
+    const bool has_settings = settings != context.end() && settings->is_object();
+    nlohmann::json out = nlohmann::json::array();
+    bool vm_level_used = false;
+    for (const auto& mac : macs) {
+        if (has_settings) {
+            if (auto own = settings->find(mac); own != settings->end() && own->is_object()) {
+                out.push_back(config(mac, *own));
+                continue;
+            }
+        }
+        out.push_back(config(mac, vm_level_used ? nlohmann::json::object() : context));
+        vm_level_used = true;
+    }
+    return out;
 }
 
 Status SeedService::render(const std::string& host, const std::string& uuid, const nlohmann::json& context,

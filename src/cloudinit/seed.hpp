@@ -15,6 +15,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,24 @@ inline constexpr std::string_view kMetaPrefix = "/meta/";
 // becomes a SHA-512 crypt hash (the clear text goes no further), vm_dns ("a, b c" or a list)
 // and vm_sshkey (one per line, or a list) become lists of strings; empty ones are removed.
 Status normalize_inputs(nlohmann::json& vars);
+
+// Checks a static address as the templates use it: vm_ipaddr an address with its prefix
+// length, vm_gateway an address of the same family (only with vm_ipaddr), each vm_dns entry an
+// address. `vars` is normalized (vm_dns a list); BadInput names the field.
+Status check_static_address(const nlohmann::json& vars);
+
+// What one NIC of a VM gets in network-config, kept in the seed context by MAC under
+// kNicSettings ({"<mac>": {"vm_ipaddr":..., "vm_gateway":..., "vm_dns":[...], "vm_interface":...}}):
+// set by the NIC's attach body, dropped when it is detached.
+inline constexpr const char* kNicSettings = "vm_nic_settings";
+// The variables of a NIC attach body that are the NIC's own network settings.
+inline constexpr std::string_view kNicFields[] = {"vm_ipaddr", "vm_gateway", "vm_dns", "vm_interface"};
+
+// The NICs as the meta templates see them (`vm_nics`), in the VM's order: for each MAC its
+// own settings from kNicSettings; the first NIC without settings of its own takes the VM's
+// vm_ipaddr/vm_gateway/vm_dns/vm_interface. Each entry: {"mac", "name" (a name to set, or ""),
+// "ipaddr", "gateway", "dns" (list)}; no address means DHCP.
+nlohmann::json nic_configs(const nlohmann::json& context, const std::vector<std::string>& macs);
 
 // Every rendered file of one VM by name, and the store revision of the newest (for an ETag).
 struct SeedFiles {

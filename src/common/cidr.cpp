@@ -81,6 +81,23 @@ Result<std::vector<Cidr>> parse_cidr_list(std::string_view text, std::string_vie
     return out;
 }
 
+int ip_family(std::string_view text) {
+    bool v6 = false;
+    std::array<unsigned char, 16> bytes{};
+    if (text.find('/') != std::string_view::npos || !parse_address(text, v6, bytes)) return 0;
+    return v6 ? AF_INET6 : AF_INET;
+}
+
+Result<Cidr> parse_interface_address(std::string_view text, std::string_view field) {
+    const std::string name(field);
+    auto cidr = Cidr::parse(text);
+    if (!cidr || text.find('/') == std::string_view::npos || cidr->prefix() == 0)
+        return fail(Errc::BadInput, name,
+                    "'" + name + "' must be an address with its prefix length, such as 192.0.2.10/24, not '" +
+                        std::string(text) + "'");
+    return cidr;
+}
+
 bool any_contains(const std::vector<Cidr>& list, std::string_view address) {
     for (const auto& c : list)
         if (c.contains(address)) return true;

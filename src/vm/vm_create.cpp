@@ -15,8 +15,20 @@ namespace kvmhub::vm {
 namespace {
 
 // Set by the server; a client's value for them is dropped (simplekvm does the same).
-const std::set<std::string> kReserved{"vm_uuid",   "vm_arch", "vm_create",    "vm_creater", "META_SRV",    "META_HOST",
-                                      "META_PORT", "host",    "vm_last_disk", "vm_mac",     "META_ISO_VOL"};
+// Create and attach share it: a device template sees the same server-set names.
+const std::set<std::string> kReserved{"vm_uuid",
+                                      "vm_arch",
+                                      "vm_create",
+                                      "vm_creater",
+                                      "META_SRV",
+                                      "META_HOST",
+                                      "META_PORT",
+                                      "host",
+                                      "vm_last_disk",
+                                      "vm_mac",
+                                      "META_ISO_VOL",
+                                      "vm_nics",
+                                      cloudinit::kNicSettings};
 
 std::string timestamp(const Clock& clock) {
     std::time_t now = clock.now_seconds();
@@ -145,6 +157,7 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     context["META_ISO_VOL"] = cloudinit::iso_volume_name(uuid);
     // Before any template sees them: the password is hashed here and never goes further.
     if (auto ok = cloudinit::normalize_inputs(context); !ok) return tl::unexpected(ok.error());
+    if (auto ok = cloudinit::check_static_address(context); !ok) return tl::unexpected(ok.error());
 
     tmpl::RenderOptions options;
     options.autoescape = true;

@@ -2,13 +2,14 @@
 // first), detach (a disk's volume goes with it), and CD-ROM media changes. Each holds the VM's
 // lock, so the free target chosen for an attach stays free until the device is in.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <set>
 
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
 #include "cloudinit/iso_volume.hpp"
+#include "cloudinit/seed.hpp"
 #include "common/log.hpp"
 #include "common/xml_escape.hpp"
 #include "vm/action_runner.hpp"
@@ -20,9 +21,25 @@ namespace {
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr long kMaxGiB = 64 * 1024;
 constexpr long kDefaultGiB = 10;  // simplekvm's {{ size | default(10) }}
-// Set by the server for device templates; a client's value for them is dropped.
-const std::set<std::string> kReserved{"vm_uuid",   "vm_arch",   "vm_create", "vm_creater",   "META_SRV",
-                                      "META_HOST", "META_PORT", "host",      "vm_last_disk", "vm_mac"};
+// The network settings a NIC's attach body gives for that NIC (cloudinit::kNicFields),
+// normalized and checked; {} when it gives none.
+Result<nlohmann::json> nic_settings(const nlohmann::json& body) {
+    nlohmann::json out = nlohmann::json::object();
+    for (std::string_view field : cloudinit::kNicFields) {
+        auto it = body.find(field);
+        if (it == body.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
+            continue;
+        out[std::string(field)] = *it;
+    }
+    if (auto ok = cloudinit::normalize_inputs(out); !ok) return tl::unexpected(ok.error());
+    if (auto ok = cloudinit::check_static_address(out); !ok) return tl::unexpected(ok.error());
+    return out;
+}
+
+std::string lower(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    return text;
+}
 
 // The target name prefix of a disk bus, as libvirt and simplekvm name them.
 std::string bus_prefix(std::string_view bus) {
@@ -215,6 +232,7 @@ Status VmService::check_attach(const std::string& host, const std::string& uuid,
     if (!target) return tl::unexpected(target.error());
     if (auto size = size_gib(body); !size) return tl::unexpected(size.error());
     if (auto clone = clone_mode(body); !clone) return tl::unexpected(clone.error());
+    if (auto nic = nic_settings(body); !nic) return tl::unexpected(nic.error());
     auto gold_name = string_value(body, "gold");
     if (!gold_name) return tl::unexpected(gold_name.error());
     if (!gold_name->empty()) {
@@ -246,12 +264,14 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
     if (!clone) return tl::unexpected(clone.error());
     auto gold_name = string_value(body, "gold");
     if (!gold_name) return tl::unexpected(gold_name.error());
+    auto nic = nic_settings(body);
+    if (!nic) return tl::unexpected(nic.error());
 
     const std::string arch = record.value("arch", "x86_64");
     const virt::PoolSpec pool = disks::pool_of(record);
     nlohmann::json context = nlohmann::json::object();
     for (const auto& [key, value] : body.items())
-        if (!kReserved.count(key)) context[key] = value;
+        if (!reserved(key)) context[key] = value;
     auto [meta_host, meta_port] = split_host_port(config_.meta_srv, "80");
     context["vm_uuid"] = uuid;
     context["vm_arch"] = arch;
@@ -413,6 +433,15 @@ Result<nlohmann::json> VmService::attach_in_task(const std::string& host, const 
                 return undo(went_away("attach"));
             auto mac = hypervisor_.attach_device(ref, uuid, *xml);
             if (!mac) return undo(mac.error());
+            // The seed follows the VM's NICs: network-config matches this one by its MAC.
+            if (dev->element == "interface" && !mac->empty()) {
+                if (auto seeded = reseed_nic(ref, uuid, *mac, *nic); !seeded) {
+                    if (auto detached = hypervisor_.detach_nic(ref, uuid, *mac); !detached)
+                        log::get("vm")->error("cannot detach the NIC of a failed attach host={} vm={} mac={} error={}",
+                                              host, uuid, *mac, detached.error().desc);
+                    return undo(seeded.error());
+                }
+            }
             result["dev"] = target.empty() ? *mac : target;
             if (!mac->empty()) result["mac"] = *mac;
             result["desc"] =
@@ -438,6 +467,11 @@ Result<nlohmann::json> VmService::detach_device(const std::string& host, const s
         if (is_mac(dev)) {
             if (auto detached = hypervisor_.detach_nic(*ref, uuid, dev); !detached) return detached;
             out["desc"] = fmt::format("detached NIC {} from VM {}", dev, uuid);
+            // The NIC is gone; a seed that cannot follow is reported, as a volume that stays is.
+            const std::string mac = lower(dev);
+            if (auto seeded = reseed_nic(*ref, uuid, mac, nlohmann::json::object(), mac); !seeded)
+                out["failed"] = nlohmann::json::array(
+                    {{{"type", "metadata"}, {"dev", dev}, {"vol", ""}, {"error", seeded.error().desc}}});
             return {};
         }
         auto disk = hypervisor_.detach_disk(*ref, uuid, dev);

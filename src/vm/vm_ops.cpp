@@ -207,15 +207,39 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
     }
     if (auto ok = cloudinit::normalize_inputs(update); !ok) return ok;
     for (const auto& [key, value] : update.items()) (*context)[key] = value;
+    if (auto ok = cloudinit::check_static_address(*context); !ok) return ok;
     return reseed_from(host, uuid, std::move(*context));
 }
 
-Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context) {
+Status VmService::reseed_nic(const virt::HostRef& host, const std::string& uuid, const std::string& mac,
+                             const nlohmann::json& settings, const std::string& gone) {
+    auto context = seeds_.context(uuid);
+    if (!context) {
+        if (context.error().code != Errc::NotFound) return tl::unexpected(context.error());
+        return {};  // not created by kvmhub: no seed to follow its NICs
+    }
+    auto& nics = (*context)[cloudinit::kNicSettings];
+    if (!nics.is_object()) nics = nlohmann::json::object();
+    if (settings.empty()) {
+        nics.erase(mac);
+    } else {
+        nics[mac] = settings;
+    }
+    return reseed_from(host, uuid, std::move(*context), gone);
+}
+
+Status VmService::reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context,
+                              const std::string& gone) {
     context.erase("vm_mac");
     set_meta_srv(context);
     auto guest = hypervisor_.guest(host, uuid);
     if (!guest) return tl::unexpected(guest.error());
-    if (!guest->nets.empty() && !guest->nets.front().mac.empty()) context["vm_mac"] = guest->nets.front().mac;
+    // A NIC being detached may still show in the live definition until the guest lets it go.
+    std::vector<std::string> macs;
+    for (const auto& net : guest->nets)
+        if (!net.mac.empty() && net.mac != gone) macs.push_back(net.mac);
+    if (!macs.empty()) context["vm_mac"] = macs.front();
+    context["vm_nics"] = cloudinit::nic_configs(context, macs);
     auto record = catalog_.host(host.name);
     if (!record) return tl::unexpected(record.error());
     // The VM's definition, not the host setting of today, says whether a volume is to be written.

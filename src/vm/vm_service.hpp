@@ -151,11 +151,17 @@ private:
     // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
     Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
-    // Renders the VM's seed from `context` (normalized inputs) plus its first NIC's MAC and the
-    // metadata service address of the running configuration (see set_meta_srv). When a CD-ROM
-    // of the VM reads its cidata ISO volume (meta_iso=pool), the volume is written first, and a
-    // failure to write it stores nothing.
-    Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context);
+    // Renders the VM's seed from `context` (normalized inputs) plus its NICs (`vm_nics`, see
+    // cloudinit::nic_configs; `vm_mac`, the first one's MAC) and the metadata service address of the running
+    // configuration (see set_meta_srv). When a CD-ROM of the VM reads its cidata ISO volume (meta_iso=pool), the volume
+    // is written first, and a failure to write it stores nothing. `gone`: the MAC of a NIC being detached, left out
+    // even while the live definition has it.
+    Status reseed_from(const virt::HostRef& host, const std::string& uuid, nlohmann::json context,
+                       const std::string& gone = {});
+    // Sets (or, when `settings` is empty, drops) the network settings of the NIC `mac` in the
+    // VM's seed context and renders the seed again; `gone` as above.
+    Status reseed_nic(const virt::HostRef& host, const std::string& uuid, const std::string& mac,
+                      const nlohmann::json& settings, const std::string& gone = {});
     // Deletes the VM's cidata ISO volume (host setting meta_iso=pool) after its domain is gone;
     // returns the entry for delete's "failed" list, or null when it is gone or never existed.
     nlohmann::json remove_iso_volume(const virt::HostRef& host, const std::string& uuid,

@@ -63,7 +63,7 @@
   <sysinfo type='smbios'>
     <system>
       <entry name='manufacturer'>kvmhub</entry>
-      <entry name='serial'>ds=nocloud;s=http://{{ META_SRV }}/{{ vm_uuid }}/</entry>
+      <entry name='serial'>ds=nocloud-net;s=http://{{ META_SRV }}/{{ vm_uuid }}/</entry>
     </system>
   </sysinfo>
   {%- endif %}

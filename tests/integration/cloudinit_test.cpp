@@ -20,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPassword = "Clear-Text-Secret-42";
+constexpr const char* kMac = "52:54:00:c1:00:01";  // the NIC of every VM here
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -33,7 +34,13 @@ protected:
     static void SetUpTestSuite() {
         daemon_ = new Daemon;
         token_ = new std::string(daemon_->login());
-        json host = host_body("t1", "test:///default");
+        // The shipped domain template with one NIC of a known MAC (the test driver cannot attach one).
+        std::string tpl = read_file(KVMHUB_SOURCE_DIR "/templates/domains/domain.tpl");
+        tpl.insert(tpl.rfind("</devices>"), std::string("<interface type='user'><mac address='") + kMac +
+                                                "'/><model type='virtio'/></interface>\n");
+        ASSERT_EQ(http_request("PUT", daemon_->url() + "/conf/template/domain/onenic", tpl, bearer(*token_)).status,
+                  200);
+        json host = host_body("t1", "test:///default", "onenic");
         ASSERT_EQ(http_post(daemon_->url() + "/conf/host/", host.dump(), bearer(*token_)).status, 200);
     }
     static void TearDownTestSuite() {
@@ -94,7 +101,8 @@ TEST_F(CloudInit, StaticVersion2WithPasswordAndKeysPassesCloudInit) {
     EXPECT_EQ(subnet["type"], "static");
     EXPECT_EQ(subnet["address"], "192.0.2.10");
     EXPECT_EQ(subnet["prefix"], 24);
-    EXPECT_EQ(subnet["routes"][0]["gateway"], "192.0.2.1");
+    EXPECT_EQ(subnet["gateway"], "192.0.2.1") << "the subnet's gateway (ifupdown's own), not a route (net-tools)";
+    EXPECT_EQ(subnet["routes"], json::array()) << subnet.dump();
     EXPECT_EQ(net["dns"], json::array({"192.0.2.53", "198.51.100.53"}));
     EXPECT_EQ(seed(uuid, "vendor-data").status, 200);
 
@@ -103,6 +111,43 @@ TEST_F(CloudInit, StaticVersion2WithPasswordAndKeysPassesCloudInit) {
     for (const std::string& text : {user.body, xml.body, daemon_->output(), read_file(daemon_->data_dir() + "/kvmhub.db"),
                                     read_file(daemon_->data_dir() + "/kvmhub.db-wal")})
         EXPECT_EQ(text.find(kPassword), std::string::npos);
+}
+
+TEST_F(CloudInit, NetworkConfigMatchesTheNicByItsMacAndKeepsTheDistributionsName) {
+    auto uuid = create({{"vm_ipaddr", "192.0.2.10/24"}, {"vm_gateway", "192.0.2.1"}});
+    const std::string text = seed(uuid, "network-config").body;
+    EXPECT_NE(text.find(std::string("macaddress: \"") + kMac + "\""), std::string::npos) << text;
+    EXPECT_EQ(text.find("set-name"), std::string::npos) << "no rename unless vm_interface asks:\n" << text;
+    json parsed = validate("network-config", text);
+    ASSERT_EQ(parsed["interfaces"].size(), 1u) << parsed.dump();
+    EXPECT_EQ(parsed["interfaces"][0]["mac_address"], kMac);
+    // vm_interface asks for a name: cloud-init sets it.
+    auto named = create({{"vm_interface", "lan0"}});
+    const std::string renamed = seed(named, "network-config").body;
+    EXPECT_NE(renamed.find("set-name: \"lan0\""), std::string::npos) << renamed;
+    EXPECT_EQ(validate("network-config", renamed)["interfaces"][0]["name"], "lan0");
+}
+
+TEST_F(CloudInit, BadStaticAddressesAreRefusedNamingTheFieldAndCreateNothing) {
+    const auto before = http_get(daemon_->url() + "/vm/list/t1", bearer(*token_)).json()["guest"].size();
+    for (const json& body :
+         {json{{"vm_ipaddr", "192.0.2.10"}}, json{{"vm_ipaddr", "10.0.0.1/24"}, {"vm_gateway", "gw"}},
+          json{{"vm_ipaddr", "10.0.0.1/24"}, {"vm_gateway", "2001:db8::1"}}, json{{"vm_gateway", "10.0.0.1"}},
+          json{{"vm_dns", "10.0.0.53, resolver"}}}) {
+        auto r = http_post(daemon_->url() + "/vm/create/t1", body.dump(), bearer(*token_));
+        EXPECT_EQ(r.status, 400) << body.dump() << ": " << r.body;
+        const std::string field = body.contains("vm_dns")                          ? "vm_dns"
+                                  : body.contains("vm_ipaddr") && body.size() == 1 ? "vm_ipaddr"
+                                                                                   : "vm_gateway";
+        EXPECT_EQ(r.json().value("name", ""), field) << r.body;
+    }
+    EXPECT_EQ(http_get(daemon_->url() + "/vm/list/t1", bearer(*token_)).json()["guest"].size(), before);
+    // The same checks guard a change: the seed keeps what it had.
+    auto uuid = create({{"vm_ipaddr", "192.0.2.10/24"}});
+    auto changed =
+        http_post(daemon_->url() + "/vm/metadata/t1/" + uuid, R"({"vm_gateway":"2001:db8::1"})", bearer(*token_));
+    EXPECT_EQ(changed.status, 400) << changed.body;
+    EXPECT_EQ(seed(uuid, "network-config").body.find("gateway"), std::string::npos);
 }
 
 TEST_F(CloudInit, DhcpAndVersion1PassCloudInit) {

@@ -130,7 +130,7 @@ protected:
     }
 
     // A stopped VM of the test guest; its own disk (vda) is a file that need not exist to define it.
-    static std::string create(const std::string& name) {
+    static std::string create(const std::string& name, const json& extra = json::object()) {
         json body = {{"vm_name", name},
                      {"vm_ram_mb", 256},
                      {"vm_vcpus", 1},
@@ -138,6 +138,7 @@ protected:
                      {"vm_initrd", test_guest_dir() + "/initrd.img"},
                      {"vm_disk", dir_->file(name + ".qcow2")},
                      {"vm_serial_log", dir_->file(name + ".serial.log")}};
+        body.update(extra);
         auto r = post("/vm/create/kvm1", body.dump());
         EXPECT_EQ(r.status, 200) << r.body;
         std::string uuid = r.json().value("uuid", "");
@@ -332,6 +333,42 @@ TEST_F(Devices, ANicGetsTheMacLibvirtMadeAndIsDetachedByIt) {
     ASSERT_EQ(detached.status, 200) << detached.body;
     list = virsh({"domiflist", uuid});
     EXPECT_EQ(list.output.find(mac), std::string::npos) << list.output;
+}
+
+// The seed follows the VM's NICs: an attached NIC is matched by its MAC in network-config, with
+// the address of its attach body; a detached one goes; the VM's own address stays on the first.
+TEST_F(Devices, TheSeedFollowsAttachedAndDetachedNicsEachWithItsOwnAddress) {
+    const std::string uuid = create("seednics", {{"vm_ipaddr", "10.0.2.15/24"}, {"vm_gateway", "10.0.2.2"}});
+    auto network_config = [&] { return http_get(daemon_->url() + "/" + uuid + "/network-config").body; };
+    const std::string before = network_config();
+    EXPECT_NE(before.find("addresses: [\"10.0.2.15/24\"]"), std::string::npos) << before;
+    EXPECT_EQ(before.find("nic1"), std::string::npos) << before;
+
+    json r = attach(uuid, "net.user",
+                    {{"vm_ipaddr", "192.0.2.7/24"}, {"vm_gateway", "192.0.2.1"}, {"vm_dns", "192.0.2.53"}});
+    ASSERT_EQ(r["result"], "OK") << r.dump();
+    const std::string mac = r.value("mac", "");
+    const std::string both = network_config();
+    const auto second = both.find("\"nic1\":");
+    ASSERT_NE(second, std::string::npos) << both;
+    EXPECT_EQ(both.substr(second),
+              "\"nic1\":\n    match:\n      macaddress: \"" + mac +
+                  "\"\n    addresses: [\"192.0.2.7/24\"]\n    gateway4: \"192.0.2.1\"\n    nameservers:\n"
+                  "      addresses: [\"192.0.2.53\"]")
+        << both;
+    EXPECT_NE(both.find("addresses: [\"10.0.2.15/24\"]"), std::string::npos) << "the first NIC keeps the VM's";
+
+    // A bad address is refused before anything is attached.
+    const auto nics = virsh({"domiflist", uuid}).output;
+    auto bad = post("/vm/attach_device/kvm1/" + uuid + "?dev=net.user", R"({"vm_ipaddr":"192.0.2.8"})");
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_EQ(bad.json().value("name", ""), "vm_ipaddr") << bad.body;
+    EXPECT_EQ(virsh({"domiflist", uuid}).output, nics);
+
+    auto detached = post("/vm/detach_device/kvm1/" + uuid + "?dev=" + mac);
+    ASSERT_EQ(detached.status, 200) << detached.body;
+    EXPECT_FALSE(detached.json().contains("failed")) << detached.body;
+    EXPECT_EQ(network_config(), before);
 }
 
 // The other shipped NIC templates render and attach to a stopped VM's definition (never started

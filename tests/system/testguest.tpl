@@ -33,7 +33,7 @@
   {%- if vm_meta_enum == 'NOCLOUD' %}
   <sysinfo type='smbios'>
     <system>
-      <entry name='serial'>ds=nocloud;s=http://{{ META_SRV }}/{{ vm_uuid }}/</entry>
+      <entry name='serial'>ds=nocloud-net;s=http://{{ META_SRV }}/{{ vm_uuid }}/</entry>
     </system>
   </sysinfo>
   {%- endif %}

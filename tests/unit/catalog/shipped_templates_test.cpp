@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 #include <nlohmann/json.hpp>
 
+#include "cloudinit/seed.hpp"
 #include "common/cfree.hpp"
 #include "tmpl/template.hpp"
 #include "virt/probe.hpp"
@@ -99,7 +100,8 @@ TEST_F(ShippedTemplates, NoCloudModePutsTheSeedInTheSmbiosSerial) {
     json context = vm_context();
     context["vm_meta_enum"] = "NOCLOUD";
     std::string xml = render("domain", "domain", context);
-    EXPECT_NE(xml.find("ds=nocloud;s=http://127.0.0.1:8080/6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50/"), std::string::npos);
+    EXPECT_NE(xml.find("ds=nocloud-net;s=http://127.0.0.1:8080/6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50/"),
+              std::string::npos);
     EXPECT_EQ(xml.find("cidata.iso"), std::string::npos);
     EXPECT_EQ(define(xml), "") << xml;
 }
@@ -177,11 +179,29 @@ TEST_F(ShippedTemplates, MetaTemplatesQuoteValuesAsJsonStrings) {
     EXPECT_NE(render("meta", "user-data", context)
                   .find("ssh_authorized_keys: [\"ssh-ed25519 AAAA a@b\", \"ssh-rsa BBBB c@d\"]"),
               std::string::npos);
+    EXPECT_EQ(render("meta", "network-config", context), "") << "no NIC: cloud-init's own fallback";
+    context["vm_nics"] = cloudinit::nic_configs(context, {"52:54:00:aa:bb:01", "52:54:00:aa:bb:02"});
     std::string network = render("meta", "network-config", context);
-    EXPECT_NE(network.find("addresses: [\"192.0.2.10/24\"]"), std::string::npos) << network;
-    EXPECT_NE(network.find("via: \"192.0.2.1\""), std::string::npos) << network;
-    context.erase("vm_ipaddr");
-    EXPECT_NE(render("meta", "network-config", context).find("dhcp4: true"), std::string::npos);
+    EXPECT_EQ(network,
+              "version: 2\n"
+              "ethernets:\n"
+              "  \"nic0\":\n"
+              "    match:\n"
+              "      macaddress: \"52:54:00:aa:bb:01\"\n"
+              "    addresses: [\"192.0.2.10/24\"]\n"
+              "    gateway4: \"192.0.2.1\"\n"
+              "  \"nic1\":\n"
+              "    match:\n"
+              "      macaddress: \"52:54:00:aa:bb:02\"\n"
+              "    dhcp4: true")
+        << "matched by MAC, no set-name, the default route as gateway4, the second NIC on DHCP";
+    context["vm_interface"] = "lan0";
+    context["vm_nics"] = cloudinit::nic_configs(context, {"52:54:00:aa:bb:01"});
+    EXPECT_NE(render("meta", "network-config", context)
+                  .find("  \"lan0\":\n    match:\n      macaddress: "
+                        "\"52:54:00:aa:bb:01\"\n    set-name: \"lan0\"\n"),
+              std::string::npos)
+        << render("meta", "network-config", context);
     EXPECT_EQ(render("meta", "meta-data", context),
               "instance-id: \"6f1c3e4a-8d2b-4c1e-9a7f-0b1c2d3e4f50\"\nlocal-hostname: \"web1\"");
 }

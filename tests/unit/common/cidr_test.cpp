@@ -1,5 +1,7 @@
 #include "common/cidr.hpp"
 
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 namespace kvmhub {
@@ -44,6 +46,25 @@ TEST(Cidr, BadNetworksAreRefusedNamingTheField) {
     EXPECT_TRUE(any_contains(*list, "::1"));
     EXPECT_FALSE(any_contains(*list, "192.0.2.1"));
     EXPECT_TRUE(parse_cidr_list("", "metrics.allow")->empty());
+}
+
+TEST(Cidr, InterfaceAddressesNeedAPrefixAndBareAddressesNone) {
+    auto v4 = parse_interface_address("192.0.2.10/24", "vm_ipaddr");
+    ASSERT_TRUE(v4);
+    EXPECT_FALSE(v4->v6());
+    EXPECT_EQ(v4->prefix(), 24);
+    auto v6 = parse_interface_address("2001:db8::5/64", "vm_ipaddr");
+    ASSERT_TRUE(v6);
+    EXPECT_TRUE(v6->v6());
+    for (const char* bad : {"192.0.2.10", "192.0.2.10/0", "192.0.2.10/33", "eth0", "", "192.0.2.10/24\n"}) {
+        auto refused = parse_interface_address(bad, "vm_ipaddr");
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().where, "vm_ipaddr");
+    }
+    EXPECT_EQ(ip_family("192.0.2.1"), AF_INET);
+    EXPECT_EQ(ip_family("fe80::1"), AF_INET6);
+    EXPECT_EQ(ip_family("192.0.2.1/24"), 0);
+    EXPECT_EQ(ip_family("gw.example"), 0);
 }
 
 }  // namespace
