@@ -1,5 +1,7 @@
 // Catalog routes (simplekvm paths): hosts (a deleted host takes its VM cache along), gold
 // images, ISOs, and the /tpl/ listings (the ISO one for tenants too).
+#include <algorithm>
+
 #include "api/inputs.hpp"
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
@@ -8,6 +10,8 @@
 
 namespace kvmhub::api {
 namespace {
+
+const std::vector<std::string> kArches{"x86_64", "aarch64"};
 
 // Answers `{"<field>": value}` or the error.
 template <typename T>
@@ -91,12 +95,21 @@ Reply tpl_host(ApiContext& ctx, Request&) {
     return listing("host", hosts);
 }
 
+// A well-formed name that matches nothing lists nothing, as in simplekvm (its UI asks for the
+// devices and golds of whatever it shows); the route's input refuses a malformed one.
 Reply tpl_device(ApiContext& ctx, Request& req) {
-    return listing("device", ctx.catalog.device_view(param(req, "host")));
+    auto view = ctx.catalog.device_view(param(req, "host"));
+    if (!view && view.error().code == Errc::NotFound)
+        return listing("device", Result<nlohmann::json>(nlohmann::json::array()));
+    return listing("device", view);
 }
 
 Reply tpl_gold(ApiContext& ctx, Request& req) {
-    return listing("gold", ctx.catalog.golds(param(req, "arch")), {{"server", ctx.config.gold_srv}});
+    const std::string arch = param(req, "arch");
+    const nlohmann::json server = {{"server", ctx.config.gold_srv}};
+    if (!arch.empty() && std::find(kArches.begin(), kArches.end(), arch) == kArches.end())
+        return listing("gold", Result<nlohmann::json>(nlohmann::json::array()), server);
+    return listing("gold", ctx.catalog.golds(arch), server);
 }
 
 Reply tpl_iso(ApiContext& ctx, Request&) {
@@ -116,8 +129,6 @@ namespace {
 http::Input catalog_input() {
     return http::Input::none().other_query(http::Extras::Ignore);
 }
-
-const std::vector<std::string> kArches{"x86_64", "aarch64"};
 
 }  // namespace
 
@@ -172,7 +183,7 @@ std::vector<http::Route> catalog_routes(ApiContext& ctx) {
         Route{Method::Get, "/tpl/gold/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0}.accepts(
             catalog_input()),
         Route{Method::Get, "/tpl/gold/{arch}", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_gold), 0}
-            .accepts(catalog_input().path(one_of("arch", kArches))),
+            .accepts(catalog_input().path(name("arch").eg("x86_64"))),
         Route{Method::Get, "/tpl/iso/", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, tpl_iso), 0}.accepts(
             catalog_input()),
         Route{Method::Get, "/user/vm/getiso/{host}/{uuid}", Access::Tenant, Effect::Reads, Surface::Tenant,

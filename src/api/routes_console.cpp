@@ -16,6 +16,7 @@
 #include "api/inputs.hpp"
 #include "api/routes.hpp"
 #include "auth/audit.hpp"
+#include "auth/base64.hpp"
 #include "catalog/catalog.hpp"
 #include "console/console_service.hpp"
 #include "http/websocket.hpp"
@@ -97,7 +98,15 @@ Reply show_display(ApiContext& ctx, Request& req, bool tenant) {
     // The ticket is a credential: the audit log names the console, never the ticket.
     ctx.audit.record(auth::AuditEntry{req.principal.empty() ? "-" : req.principal, "vm.display", target,
                                       "ok " + shown->value("disp", ""), req.request_id});
-    return Reply::ok(*shown);
+    // simplekvm's UI opens display + "/" + encodeURIComponent(atob(access) + "&token=" + token +
+    // "&disp=" + disp + "&expire=" + expire); `token` is the VM there, the ticket is kvmhub's own.
+    nlohmann::json out = std::move(*shown);
+    out["access"] = auth::base64_encode("?" + out["query"].get<std::string>());
+    out.erase("query");
+    out["token"] = display.uuid;
+    out["uuid"] = display.uuid;
+    out["desc"] = out["disp"];
+    return Reply::ok(out);
 }
 
 Reply vm_display(ApiContext& ctx, Request& req) {
@@ -163,12 +172,17 @@ std::vector<http::Route> console_routes(ApiContext& ctx) {
                               .query(disp())
                               .query(text("prefix", 256).eg("/kvm"))
                               .query(integer("timeout_mins", 1, 7 * 24 * 60).eg("5"));
-    const Input socket = vm_command().query(token("ticket", 128).eg("t1")).query(disp());
+    // `token` and `expire`: what simplekvm's UI appends to the socket's URL (ignored).
+    const Input socket =
+        vm_command().query(token("ticket", 128).eg("t1")).query(disp()).ignore_query({"token", "expire"});
     return {
         Route{Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
               bind(ctx, vm_display), 0}
             .accepts(display),
         Route{Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_websockify), 0, false, true}
+            .accepts(socket),
+        Route{Method::Get, "/vm/websockify/{host}/{uuid}/", Access::Public, Effect::Changes, Surface::Admin,
               bind(ctx, vm_websockify), 0, false, true}
             .accepts(socket),
         Route{Method::Get, "/vm/console_log/{host}/{uuid}", Access::Admin, Effect::Reads, Surface::Admin,
@@ -178,6 +192,9 @@ std::vector<http::Route> console_routes(ApiContext& ctx) {
               bind(ctx, user_display), 0}
             .accepts(display),
         Route{Method::Get, "/user/vm/websockify/{host}/{uuid}", Access::Tenant, Effect::Changes, Surface::Tenant,
+              bind(ctx, user_websockify), 0, false, true}
+            .accepts(socket),
+        Route{Method::Get, "/user/vm/websockify/{host}/{uuid}/", Access::Tenant, Effect::Changes, Surface::Tenant,
               bind(ctx, user_websockify), 0, false, true}
             .accepts(socket),
         Route{Method::Get, "/api/hosts/{host}/ssh_hostkey", Access::Admin, Effect::Reads, Surface::Admin,

@@ -73,10 +73,13 @@ Reply ctrl_url(ApiContext& ctx, Request& req) {
         return audited(ctx, req, "link.create", target, tl::unexpected(vm.error()));
     auto issued = ctx.links.create(host, uuid, epoch, req.principal, rights_param(req));
     if (!issued) return audited(ctx, req, "link.create", target, tl::unexpected(issued.error()));
-    const std::string url =
-        fmt::format("{}://{}/guest.html?token={}", tenant_scheme(ctx.config), ctx.config.ctrl_srv, issued->token);
+    // simplekvm's shape: `url` is the page, its UI appends "?token=" + token; `link` is the whole link.
+    const std::string url = fmt::format("{}://{}/guest.html", tenant_scheme(ctx.config), ctx.config.ctrl_srv);
     return audited(ctx, req, "link.create", target + "/link/" + issued->link.id, {},
-                   {{"url", url},
+                   {{"desc", fmt::format("tenant link {} to VM {}", issued->link.id, uuid)},
+                    {"uuid", uuid},
+                    {"url", url},
+                    {"link", url + "?token=" + issued->token},
                     {"token", issued->token},
                     {"expire", local_time(issued->link.expiry)},
                     {"id", issued->link.id},

@@ -40,10 +40,24 @@ Reply with_fields(const Result<std::string>& r) {
     return r ? Reply::ok_serialized(*r) : Reply::error(r.error());
 }
 
-// A change to a VM (its input checked by the router): service called, outcome audited.
+// What every VM reply of simplekvm carries besides its own fields: `desc` (its UI shows it
+// after each action) and `uuid` (its UI makes it the current VM; a reply without one clears it).
+nlohmann::json vm_fields(const Request& req, std::string desc, nlohmann::json fields = nlohmann::json::object()) {
+    if (!fields.contains("desc")) fields["desc"] = std::move(desc);
+    fields["uuid"] = uuid_of(req);
+    return fields;
+}
+
+Reply vm_read(const Request& req, const Result<nlohmann::json>& r, std::string desc) {
+    return r ? Reply::ok(vm_fields(req, std::move(desc), *r)) : Reply::error(r.error());
+}
+
+// A change to a VM (its input checked by the router): service called, outcome audited; `done`
+// says what happened ("started", "stopped", ...).
 template <typename Fn>
-Reply vm_change(ApiContext& ctx, Request& req, const char* action, Fn fn) {
-    return audited(ctx, req, fmt::format("vm.{}", action), host_of(req) + "/" + uuid_of(req), fn());
+Reply vm_change(ApiContext& ctx, Request& req, const char* action, const std::string& done, Fn fn) {
+    return audited(ctx, req, fmt::format("vm.{}", action), host_of(req) + "/" + uuid_of(req), fn(),
+                   vm_fields(req, fmt::format("{} VM {}", done, uuid_of(req))));
 }
 
 // A JSON object body, where an empty body means {} (simplekvm's clients often send none).
@@ -62,7 +76,8 @@ Reply vm_create(ApiContext& ctx, Request& req) {
     const std::string* key = req.header("idempotency-key");
     auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
     if (!uuid) return audited(ctx, req, "vm.create", host_of(req), tl::unexpected(uuid.error()));
-    return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {}, {{"uuid", *uuid}});
+    return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {},
+                   {{"desc", fmt::format("created VM {} on host {}", *uuid, host_of(req))}, {"uuid", *uuid}});
 }
 
 Reply vm_list_all(ApiContext& ctx, Request&) {
@@ -79,21 +94,23 @@ Reply vm_list_one(ApiContext& ctx, Request& req) {
 
 Reply vm_xml(ApiContext& ctx, Request& req) {
     auto xml = ctx.vms.xml(host_of(req), uuid_of(req));
-    return xml ? Reply::ok({{"xml", *xml}}) : Reply::error(xml.error());
+    return xml ? Reply::ok(vm_fields(req, "domain XML of VM " + uuid_of(req), {{"xml", *xml}}))
+               : Reply::error(xml.error());
 }
 
 Reply vm_start(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "start", [&] { return ctx.vms.start(host_of(req), uuid_of(req)); });
+    return vm_change(ctx, req, "start", "started", [&] { return ctx.vms.start(host_of(req), uuid_of(req)); });
 }
 
 Reply vm_reset(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "reset", [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
+    return vm_change(ctx, req, "reset", "reset", [&] { return ctx.vms.reset(host_of(req), uuid_of(req)); });
 }
 
 // `forced` powers off whatever `force` says (a tenant's POST stop); else `force=true` does.
 Reply stop_vm(ApiContext& ctx, Request& req, bool forced) {
     const bool force = forced || query_or(req, "force") == "true";  // the input allows true or false
-    return vm_change(ctx, req, "stop", [&] { return ctx.vms.stop(host_of(req), uuid_of(req), force); });
+    return vm_change(ctx, req, "stop", force ? "powered off" : "asked to shut down",
+                     [&] { return ctx.vms.stop(host_of(req), uuid_of(req), force); });
 }
 
 Reply vm_stop(ApiContext& ctx, Request& req) {
@@ -108,32 +125,38 @@ Reply vm_delete(ApiContext& ctx, Request& req) {
     auto failed = ctx.vms.remove(host_of(req), uuid_of(req));
     const std::string target = host_of(req) + "/" + uuid_of(req);
     if (!failed) return audited(ctx, req, "vm.delete", target, tl::unexpected(failed.error()));
-    return audited(ctx, req, "vm.delete", target, {}, {{"failed", *failed}});
+    return audited(ctx, req, "vm.delete", target, {},
+                   vm_fields(req, fmt::format("deleted VM {}", uuid_of(req)), {{"failed", *failed}}));
 }
 
 Reply vm_desc(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "desc",
+    // An empty vm_desc clears the description; none at all is a mistake, not a silent clear.
+    if (req.query_param("vm_desc") == nullptr)
+        return audited(ctx, req, "vm.desc", host_of(req) + "/" + uuid_of(req),
+                       fail(Errc::BadInput, "vm_desc", "'vm_desc' is missing (an empty one clears the description)"));
+    return vm_change(ctx, req, "desc", "changed the description of",
                      [&] { return ctx.vms.set_description(host_of(req), uuid_of(req), query_or(req, "vm_desc")); });
 }
 
 Reply vm_setmem(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "setmem",
+    return vm_change(ctx, req, "setmem", "changed the memory of",
                      [&] { return ctx.vms.set_memory(host_of(req), uuid_of(req), query_or(req, "vm_ram_mb")); });
 }
 
 Reply vm_setcpu(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "setcpu",
+    return vm_change(ctx, req, "setcpu", "changed the vCPUs of",
                      [&] { return ctx.vms.set_vcpus(host_of(req), uuid_of(req), query_or(req, "vm_vcpus")); });
 }
 
 Reply vm_metadata(ApiContext& ctx, Request& req) {
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
-    return vm_change(ctx, req, "metadata", [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
+    return vm_change(ctx, req, "metadata", "changed the metadata of",
+                     [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
 }
 
 Reply vm_snapshot_list(ApiContext& ctx, Request& req) {
-    return with_fields(ctx.vms.snapshots(host_of(req), uuid_of(req)));
+    return vm_read(req, ctx.vms.snapshots(host_of(req), uuid_of(req)), "snapshots of VM " + uuid_of(req));
 }
 
 Reply vm_snapshot_create(ApiContext& ctx, Request& req) {
@@ -146,30 +169,36 @@ Reply vm_snapshot_create(ApiContext& ctx, Request& req) {
         std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
         name = stamp;
     }
-    return vm_change(ctx, req, "snapshot", [&] { return ctx.vms.create_snapshot(host_of(req), uuid_of(req), name); });
+    return vm_change(ctx, req, "snapshot", "took snapshot " + name + " of",
+                     [&] { return ctx.vms.create_snapshot(host_of(req), uuid_of(req), name); });
 }
 
 Reply vm_snapshot_revert(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "revert_snapshot",
+    return vm_change(ctx, req, "revert_snapshot", "reverted to snapshot " + query_or(req, "name") + ":",
                      [&] { return ctx.vms.revert_snapshot(host_of(req), uuid_of(req), query_or(req, "name")); });
 }
 
 Reply vm_snapshot_delete(ApiContext& ctx, Request& req) {
-    return vm_change(ctx, req, "delete_snapshot",
+    return vm_change(ctx, req, "delete_snapshot", "deleted snapshot " + query_or(req, "name") + " of",
                      [&] { return ctx.vms.delete_snapshot(host_of(req), uuid_of(req), query_or(req, "name")); });
 }
 
 Reply vm_blksize(ApiContext& ctx, Request& req) {
-    return with_fields(ctx.vms.block_size(host_of(req), uuid_of(req), query_or(req, "dev")));
+    const std::string dev = query_or(req, "dev");
+    auto size = ctx.vms.block_size(host_of(req), uuid_of(req), dev);
+    if (size) (*size)["dev"] = dev;
+    return vm_read(req, size, fmt::format("size of {} of VM {}", dev, uuid_of(req)));
 }
 
 Reply vm_netstat(ApiContext& ctx, Request& req) {
-    return with_fields(ctx.vms.net_stats(host_of(req), uuid_of(req), query_or(req, "dev")));
+    const std::string dev = query_or(req, "dev");
+    auto stats = ctx.vms.net_stats(host_of(req), uuid_of(req), dev);
+    if (stats) (*stats)["dev"] = dev;
+    return vm_read(req, stats, fmt::format("counters of NIC {} of VM {}", dev, uuid_of(req)));
 }
 
 Reply vm_ipaddr(ApiContext& ctx, Request& req) {
-    auto addrs = ctx.vms.addresses(host_of(req), uuid_of(req));
-    return addrs ? Reply::ok(*addrs) : Reply::error(addrs.error());
+    return vm_read(req, ctx.vms.addresses(host_of(req), uuid_of(req)), "addresses of VM " + uuid_of(req));
 }
 
 // simplekvm's attach_device: progress lines, the last one the JSON result (an error found once
@@ -185,7 +214,7 @@ Reply vm_attach_device(ApiContext& ctx, Request& req) {
         auto line = [&write](std::string_view text) { return write(std::string(text) + "\n"); };
         auto attached = ctx.vms.attach_device(host_of(req), uuid_of(req), device, vars, line);
         const std::string target = host_of(req) + "/" + uuid_of(req);
-        Reply last = attached ? audited(ctx, req, "vm.attach_device", target, {}, *attached)
+        Reply last = attached ? audited(ctx, req, "vm.attach_device", target, {}, vm_fields(req, "", *attached))
                               : audited(ctx, req, "vm.attach_device", target, tl::unexpected(attached.error()));
         write(last.body + "\n");
     });
@@ -195,7 +224,7 @@ Reply vm_detach_device(ApiContext& ctx, Request& req) {
     auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), query_or(req, "dev"));
     const std::string target = host_of(req) + "/" + uuid_of(req);
     if (!detached) return audited(ctx, req, "vm.detach_device", target, tl::unexpected(detached.error()));
-    return audited(ctx, req, "vm.detach_device", target, {}, *detached);
+    return audited(ctx, req, "vm.detach_device", target, {}, vm_fields(req, "", *detached));
 }
 
 Reply vm_cdrom(ApiContext& ctx, Request& req) {
@@ -203,9 +232,13 @@ Reply vm_cdrom(ApiContext& ctx, Request& req) {
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     const std::string isoname = string_or_empty(*body, "isoname");  // the input allows a name or nothing
-    return audited(ctx, req, "vm.cdrom", host_of(req) + "/" + uuid_of(req),
-                   ctx.vms.change_cdrom(host_of(req), uuid_of(req), dev, isoname),
-                   {{"dev", dev}, {"isoname", isoname}});
+    return audited(
+        ctx, req, "vm.cdrom", host_of(req) + "/" + uuid_of(req),
+        ctx.vms.change_cdrom(host_of(req), uuid_of(req), dev, isoname),
+        vm_fields(req,
+                  fmt::format("{} VM {}'s CD-ROM {}",
+                              isoname.empty() ? "put the cidata ISO in" : "put " + isoname + " in", uuid_of(req), dev),
+                  {{"dev", dev}, {"isoname", isoname}}));
 }
 
 // Reads change nothing, so the admin routes do not audit them; a tenant's every call is audited.

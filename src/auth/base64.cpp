@@ -10,15 +10,23 @@ namespace {
 
 constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 
+std::string encode(std::string_view bytes, int variant) {
+    ensure_sodium();
+    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), variant), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                      variant);
+    out.resize(out.size() - 1);  // libsodium counts and writes a terminating NUL
+    return out;
+}
+
 }  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
-    ensure_sodium();
-    std::string out(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                      kVariant);
-    out.resize(out.size() - 1);  // libsodium counts and writes a terminating NUL
-    return out;
+    return encode(bytes, kVariant);
+}
+
+std::string base64_encode(std::string_view bytes) {
+    return encode(bytes, sodium_base64_VARIANT_ORIGINAL);
 }
 
 std::optional<std::string> base64url_decode(std::string_view text) {

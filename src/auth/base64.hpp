@@ -1,4 +1,5 @@
-// Unpadded base64url (RFC 4648 §5), the encoding of JWT parts and of secrets in the store.
+// Unpadded base64url (RFC 4648 §5), the encoding of JWT parts and of secrets in the store; and
+// plain base64 for browsers.
 #pragma once
 
 #include <optional>
@@ -8,6 +9,8 @@
 namespace kvmhub::auth {
 
 std::string base64url_encode(std::string_view bytes);
+// Padded base64 of the original alphabet (RFC 4648 §4), what a browser's atob() reads.
+std::string base64_encode(std::string_view bytes);
 
 // Strict: rejects padding, whitespace, characters outside the alphabet and non-zero trailing
 // bits, so each value has exactly one accepted encoding (no token malleability).

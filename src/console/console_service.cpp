@@ -171,10 +171,11 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
     std::string prefix = request.prefix;
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     // noVNC and spice-html5 put "/" + path after the page's origin.
-    std::string path = (prefix.empty() ? "" : prefix.substr(1) + "/") +
-                       (request.link.empty() ? "vm/websockify/" : "user/vm/websockify/") + request.host + "/" +
-                       request.uuid + "?ticket=" + secret;
-    if (!request.link_query.empty()) path += "&" + request.link_query;
+    const std::string socket = (prefix.empty() ? "" : prefix.substr(1) + "/") +
+                               (request.link.empty() ? "vm/websockify/" : "user/vm/websockify/") + request.host + "/" +
+                               request.uuid;
+    std::string query = "ticket=" + secret;
+    if (!request.link_query.empty()) query += "&" + request.link_query;
     std::string page;
     switch (kind) {
         case DisplayKind::Vnc:
@@ -188,9 +189,16 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
             break;
     }
     if (!password.empty()) page += "password=" + percent_encode(password) + "&";
-    page += "path=" + percent_encode(path);
-    return nlohmann::json{
-        {"display", page}, {"token", secret}, {"disp", kind_name(kind)}, {"expire", utc_text(expires)}};
+    page += "path=" + percent_encode(socket);
+    // `page` opens the console as it is. `display` + "/" + the percent-encoded "?" + query (and
+    // whatever else a client appends) is the same page with the socket's path ending in "/":
+    // simplekvm's UI builds its console URL that way, and the websockify routes take both.
+    return nlohmann::json{{"page", page + percent_encode("?" + query)},
+                          {"display", page},
+                          {"query", query},
+                          {"ticket", secret},
+                          {"disp", kind_name(kind)},
+                          {"expire", utc_text(expires)}};
 }
 
 void ConsoleService::guard_session(SessionPlan& plan, const std::string& key) {

@@ -49,13 +49,16 @@ std::string bus_prefix(std::string_view bus) {
     return {};
 }
 
-// The first of <prefix>a..<prefix>z no disk or CD-ROM of either definition uses.
+// simplekvm's vm_last_disk: the letter after the last one used with `prefix` by the disks and
+// CD-ROMs of either definition (vda, vdc -> vdd: a gap is not filled, so a target a guest once
+// saw is not handed to another disk).
 Result<std::string> next_target(const std::string& prefix, const std::vector<std::string>& used) {
-    for (char c = 'a'; c <= 'z'; ++c) {
-        std::string name = prefix + c;
-        if (std::find(used.begin(), used.end(), name) == used.end()) return name;
-    }
-    return fail(Errc::Conflict, "dev", fmt::format("every target from {}a to {}z is in use", prefix, prefix));
+    char last = 'a' - 1;
+    for (const auto& name : used)
+        if (name.size() == prefix.size() + 1 && name.rfind(prefix, 0) == 0 && name.back() >= 'a' && name.back() <= 'z')
+            last = std::max(last, name.back());
+    if (last == 'z') return fail(Errc::Conflict, "dev", fmt::format("{}z is in use: no target follows it", prefix));
+    return prefix + static_cast<char>(last + 1);
 }
 
 bool is_target(std::string_view dev) {

@@ -105,9 +105,9 @@ Result<nlohmann::json> VmService::list_host(const std::string& host) {
     if (!node) return tl::unexpected(node.error());
     auto guests = hypervisor_.guests(*ref);
     if (!guests) return tl::unexpected(guests.error());
-    nlohmann::json out = host_json(*node);
-    out["guest"] = replace_cache(host, out, *guests);
-    return out;
+    nlohmann::json info = host_json(*node);
+    nlohmann::json guest = replace_cache(host, info, *guests);
+    return nlohmann::json{{"host", std::move(info)}, {"guest", std::move(guest)}};
 }
 
 nlohmann::json VmService::replace_cache(const std::string& host, const nlohmann::json& info,
@@ -187,17 +187,16 @@ Result<std::string> VmService::list_guest(const std::string& host, const std::st
     auto info = store_.get(host_info_key(host));
     auto cached = store_.get(cache_prefix(host) + uuid);
     if (info && *info && cached && *cached) {
-        const std::string& fields = (*info)->value;  // {"active":...,"totalvm":...}
-        return fields.substr(0, fields.size() - 1) + R"(,"guest":)" + (*cached)->value + "}";
+        return R"({"host":)" + (*info)->value + R"(,"guest":)" + (*cached)->value + "}";
     }
     auto node = hypervisor_.node_info(*ref);
     if (!node) return tl::unexpected(node.error());
     auto guest = hypervisor_.guest(*ref, uuid);
     if (!guest) return tl::unexpected(guest.error());
-    nlohmann::json out = host_json(*node);
-    if (auto put = store_.put(host_info_key(host), out.dump()); !put)
+    nlohmann::json facts = host_json(*node);
+    if (auto put = store_.put(host_info_key(host), facts.dump()); !put)
         log::get("vm")->warn("cannot cache host info host={} error={}", host, put.error().desc);
-    out["guest"] = guest_json(*guest, clock_.now_seconds());
+    nlohmann::json out = {{"host", std::move(facts)}, {"guest", guest_json(*guest, clock_.now_seconds())}};
     cache_put(host, out["guest"]);
     return out.dump();
 }

@@ -50,11 +50,12 @@ public:
                                const std::string& idempotency_key);
 
     // ---- vm_list.cpp ----
-    // Host information and every guest, live; refreshes the host's part of the guest cache.
+    // {"host":{hostname, freemem, totalmem, totalcpu, mhz, totalvm, active}, "guest":[...]}, live;
+    // refreshes the host's part of the guest cache.
     Result<nlohmann::json> list_host(const std::string& host);
     // Per host name, how its libvirt calls went lately (hosts never called are absent).
     std::map<std::string, virt::HostCallStats> host_calls() const { return hypervisor_.call_stats(); }
-    // Host information and one guest, as a JSON object text: from the cache when it has both,
+    // {"host":{...}, "guest":{...}} as a JSON object text: from the cache when it has both,
     // else live (and then cached).
     Result<std::string> list_guest(const std::string& host, const std::string& uuid);
     // {"guest":[{"kvmhost","arch","guests":[...]}]} from the cache as a JSON object text; no

@@ -144,7 +144,7 @@ TEST_F(Catalog, DeletingAHostRemovesItsDevices) {
     auto r = call("DELETE", "/conf/host/?name=h-del");
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_TRUE(find(call("GET", "/tpl/host/").json()["host"], "name", "h-del").is_null());
-    EXPECT_EQ(call("GET", "/tpl/device/h-del").status, 404);
+    EXPECT_EQ(call("GET", "/tpl/device/h-del").json()["device"], json::array());
     expect_refused(call("DELETE", "/conf/host/?name=h-del"), 404, "name", "no host named 'h-del'");
     expect_refused(call("DELETE", "/conf/host/"), 400, "name", "required");
 }
@@ -251,8 +251,16 @@ TEST_F(Catalog, AHostKeepsItsStoragePoolFields) {
     ASSERT_EQ(call("DELETE", "/conf/host/?name=h-pool").status, 200);
 }
 
-TEST_F(Catalog, DeviceListingOfAnUnknownHostIs404) {
-    expect_refused(call("GET", "/tpl/device/nosuch"), 404, "name", "no host named 'nosuch'");
+TEST_F(Catalog, ListingsOfANameThatMatchesNothingAreEmptyAndOfAMalformedOne400) {
+    auto devices = call("GET", "/tpl/device/nosuch");
+    ASSERT_EQ(devices.status, 200) << devices.body;
+    EXPECT_EQ(devices.json()["device"], json::array());
+    auto golds = call("GET", "/tpl/gold/riscv64");
+    ASSERT_EQ(golds.status, 200) << golds.body;
+    EXPECT_EQ(golds.json()["gold"], json::array());
+    EXPECT_TRUE(golds.json().contains("server"));
+    EXPECT_EQ(call("GET", "/tpl/device/bad%20name").status, 400);
+    EXPECT_EQ(call("GET", "/tpl/gold/x86%2064").status, 400);
 }
 
 // ---- gold images ----

@@ -67,7 +67,7 @@ TEST_F(ConsoleSsh, RelaysTheConsoleThroughSshd) {
     auto uuid = d_->vm(echo_->port(), true, "/nonexistent/serial.log", "s1");
     json shown = d_->display(uuid, "", "s1");
     ASSERT_EQ(shown["disp"], "vnc") << shown;
-    auto ws = d_->console(uuid, shown["token"], WsOptions{.protocols = {"binary"}}, "s1");
+    auto ws = d_->console(uuid, shown["ticket"], WsOptions{.protocols = {"binary"}}, "s1");
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->read_until("RFB 003.008\n", 20s), "RFB 003.008\n");
     std::string big(200000, '\0');
@@ -91,7 +91,7 @@ TEST_F(ConsoleSsh, TheConsoleClosingEndsTheSessionWithACloseFrame) {
     ssh_host("s1", sshd_->port());
     EchoServer own("hi\n");
     auto uuid = d_->vm(own.port(), true, "/nonexistent/serial.log", "s1");
-    auto ws = d_->console(uuid, d_->display(uuid, "", "s1")["token"], {}, "s1");
+    auto ws = d_->console(uuid, d_->display(uuid, "", "s1")["ticket"], {}, "s1");
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->read_until("hi\n", 20s), "hi\n");
     own.close_all();
@@ -108,7 +108,7 @@ TEST_F(ConsoleSsh, ARefusedKeyIsReportedByDisplayAndTheWebsocket) {
     ASSERT_TRUE(strict.running()) << strict.error();
     ssh_host("s2", sshd_->port());
     auto uuid = d_->vm(echo_->port(), true, "/nonexistent/serial.log", "s2");
-    const std::string ticket = d_->display(uuid, "", "s2")["token"];
+    const std::string ticket = d_->display(uuid, "", "s2")["ticket"];
     ssh_host("s2", strict.port());
     const std::string refused = "ssh host s2 (" + current_user() + "@127.0.0.1:" + std::to_string(strict.port()) +
                                 ") refused kvmhub's key; add GET /conf/ssh_pubkey/ to ";
@@ -119,7 +119,7 @@ TEST_F(ConsoleSsh, ARefusedKeyIsReportedByDisplayAndTheWebsocket) {
 TEST_F(ConsoleSsh, AChangedHostKeyIsRefusedUntilThePinIsForgotten) {
     ssh_host("s3", sshd_->port());
     auto uuid = d_->vm(echo_->port(), true, "/nonexistent/serial.log", "s3");
-    const std::string ticket = d_->display(uuid, "", "s3")["token"];  // pins sshd_'s key
+    const std::string ticket = d_->display(uuid, "", "s3")["ticket"];  // pins sshd_'s key
     Sshd other(SshdOptions{.authorized_keys = *public_key_});         // another machine
     ASSERT_TRUE(other.running()) << other.error();
     ssh_host("s3", other.port());
@@ -132,7 +132,7 @@ TEST_F(ConsoleSsh, AChangedHostKeyIsRefusedUntilThePinIsForgotten) {
     auto forgotten = http_request("DELETE", d_->daemon().url() + "/api/hosts/s3/ssh_hostkey", "", bearer(d_->token()));
     EXPECT_EQ(forgotten.status, 200) << forgotten.body;
     json shown = d_->display(uuid, "", "s3");  // pins other's key
-    auto ws = d_->console(uuid, shown["token"], {}, "s3");
+    auto ws = d_->console(uuid, shown["ticket"], {}, "s3");
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->read_until("RFB 003.008\n", 20s), "RFB 003.008\n");
     ws->close();
@@ -165,7 +165,7 @@ TEST_F(ConsoleSsh, LeavesNoFdOrThreadInTheDaemonAfterManySessions) {
     auto uuid = d_->vm(echo_->port(), true, "/nonexistent/serial.log", "s5");
     const std::string proc = "/proc/" + std::to_string(d_->daemon().pid());
     auto session = [&](int i) {
-        auto ws = d_->console(uuid, d_->display(uuid, "", "s5")["token"], {}, "s5");
+        auto ws = d_->console(uuid, d_->display(uuid, "", "s5")["ticket"], {}, "s5");
         ASSERT_NE(ws, nullptr);
         ASSERT_EQ(ws->read_until("RFB 003.008\n", 20s), "RFB 003.008\n");
         const std::string line = "session " + std::to_string(i);

@@ -4,9 +4,12 @@
 // takeover/refusal, clean close both ways), /vm/console_log/, and the static web assets.
 #include <signal.h>
 
+#include <cctype>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "integration/console_daemon.hpp"
@@ -64,9 +67,9 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
     json shown = d_->display(uuid, "?prefix=/kvm&timeout_mins=5");
     EXPECT_EQ(shown["result"], "OK");
     EXPECT_EQ(shown["disp"], "vnc");
-    const std::string ticket = shown["token"];
+    const std::string ticket = shown["ticket"];
     EXPECT_GE(ticket.size(), 40u);
-    const std::string page = shown["display"];
+    const std::string page = shown["page"];
     EXPECT_EQ(page.rfind("/kvm/novnc/vnc_lite.html?password=s3cret&path=", 0), 0u) << page;
     EXPECT_NE(page.find("path=kvm%2Fvm%2Fwebsockify%2Ft1%2F" + uuid + "%3Fticket%3D" + ticket), std::string::npos)
         << page;
@@ -74,13 +77,86 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
     json serial = d_->display(uuid, "?disp=console");
     EXPECT_EQ(serial["disp"], "console");
     EXPECT_EQ(serial["display"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << serial;
-    EXPECT_NE(serial["token"], shown["token"]);
+    EXPECT_NE(serial["ticket"], shown["ticket"]);
+}
+
+// What a browser does, written out: atob(), encodeURIComponent(), and noVNC's reading of its
+// `path` parameter (the text up to the next '&' or '#', decodeURIComponent()).
+std::string atob(const std::string& text) {
+    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    unsigned bits = 0;
+    int count = 0;
+    for (char c : text) {
+        if (c == '=') break;
+        bits = bits << 6 | static_cast<unsigned>(alphabet.find(c));
+        if ((count += 6) >= 8) out += static_cast<char>((bits >> (count -= 8)) & 0xff);
+    }
+    return out;
+}
+std::string encode_uri_component(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || std::string_view("-_.!~*'()").find(static_cast<char>(c)) != std::string_view::npos)
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("%{:02X}", c);
+    }
+    return out;
+}
+std::string decode_uri_component(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+std::string novnc_path(const std::string& url) {
+    const auto at = url.find("path=");
+    if (at == std::string::npos) return {};
+    const auto end = url.find_first_of("&#", at + 5);
+    return decode_uri_component(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
+}
+
+// simplekvm's admin UI opens display + "/" + encodeURIComponent(atob(access) + "&token=" + token
+// + "&disp=" + disp + "&expire=" + expire); the console that page opens works, once.
+TEST_F(Console, SimplekvmsUiBuildsAWorkingConsoleUrlFromTheDisplayReply) {
+    auto uuid = d_->vm(echo_->port());
+    json shown = d_->display(uuid);
+    EXPECT_EQ(shown["token"], uuid) << "simplekvm's token is the VM";
+    EXPECT_EQ(shown["uuid"], uuid);
+    EXPECT_EQ(shown["desc"], "vnc");
+    const std::string url = shown["display"].get<std::string>() + "/" +
+                            encode_uri_component(atob(shown["access"]) + "&token=" + shown["token"].get<std::string>() +
+                                                 "&disp=" + shown["disp"].get<std::string>() +
+                                                 "&expire=" + shown["expire"].get<std::string>());
+    EXPECT_EQ(url.rfind("/novnc/vnc_lite.html?password=s3cret&path=", 0), 0u) << url;
+    const std::string path = novnc_path(url);
+    EXPECT_EQ(path.rfind("vm/websockify/t1/" + uuid + "/?ticket=" + shown["ticket"].get<std::string>() + "&token=", 0),
+              0u)
+        << path;
+    // The browser's URL parser sends the space of `expire` as %20.
+    std::string target = "/" + path;
+    for (auto at = target.find(' '); at != std::string::npos; at = target.find(' ')) target.replace(at, 1, "%20");
+    auto ws = d_->ws(target, WsOptions{.protocols = {"binary"}});
+    ASSERT_NE(ws, nullptr) << target;
+    ASSERT_TRUE(ws->send("RFB 003.008\n"));
+    EXPECT_EQ(ws->read_until("RFB 003.008\n"), "RFB 003.008\n");
+    EXPECT_TRUE(ws->close());
+    expect_refused(d_->ws(target), 4403, "already used");
+    EXPECT_EQ(novnc_path(shown["page"]), "vm/websockify/t1/" + uuid + "?ticket=" + shown["ticket"].get<std::string>())
+        << "kvmhub's own pages open `page` as it is";
 }
 
 TEST_F(Console, RelaysBinaryFramesToTheGraphicsPortAndClosesCleanly) {
     auto uuid = d_->vm(echo_->port());
     const int before = echo_->accepted();
-    auto ws = d_->console(uuid, d_->display(uuid)["token"], WsOptions{.protocols = {"binary"}});
+    auto ws = d_->console(uuid, d_->display(uuid)["ticket"], WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->protocol(), "binary");
     std::string payload("RFB\0\x01\xff binary", 14);
@@ -97,13 +173,13 @@ TEST_F(Console, RelaysBinaryFramesToTheGraphicsPortAndClosesCleanly) {
 
 TEST_F(Console, NoSubprotocolIsChosenWhenBinaryIsNotOffered) {
     auto uuid = d_->vm(echo_->port());
-    auto plain = d_->console(uuid, d_->display(uuid)["token"]);
+    auto plain = d_->console(uuid, d_->display(uuid)["ticket"]);
     ASSERT_NE(plain, nullptr);
     EXPECT_EQ(plain->protocol(), "");
     ASSERT_TRUE(plain->send("ping?"));
     EXPECT_EQ(plain->read_until("ping?"), "ping?");
     plain->close();
-    auto other = d_->console(uuid, d_->display(uuid)["token"], WsOptions{.protocols = {"chat", " binary"}});
+    auto other = d_->console(uuid, d_->display(uuid)["ticket"], WsOptions{.protocols = {"chat", " binary"}});
     ASSERT_NE(other, nullptr);
     EXPECT_EQ(other->protocol(), "binary");
     other->close();
@@ -112,7 +188,7 @@ TEST_F(Console, NoSubprotocolIsChosenWhenBinaryIsNotOffered) {
 TEST_F(Console, TicketIsSingleUseAndBoundToItsVmAndKind) {
     auto a = d_->vm(echo_->port());
     auto b = d_->vm(echo_->port());
-    const std::string ticket = d_->display(a)["token"];
+    const std::string ticket = d_->display(a)["ticket"];
     expect_refused(d_->console(b, ticket), 4403, "another VM");
     expect_refused(d_->ws("/vm/websockify/t1/" + a + "?disp=console&ticket=" + ticket), 4403, "vnc console");
     auto first = d_->console(a, ticket);  // refusals above did not use it up
@@ -127,7 +203,7 @@ TEST_F(Console, TicketIsSingleUseAndBoundToItsVmAndKind) {
 
 TEST_F(Console, PlainHttpOnTheWebsocketRoutesIsRefused) {
     auto uuid = d_->vm(echo_->port());
-    const std::string ticket = d_->display(uuid)["token"];
+    const std::string ticket = d_->display(uuid)["ticket"];
     auto r = http_get(d_->daemon().url() + "/vm/websockify/t1/" + uuid + "?ticket=" + ticket);
     expect_error(r, 400, "upgrade", "websocket endpoint");
     auto ws = d_->console(uuid, ticket);  // a plain GET does not consume the ticket
@@ -139,7 +215,7 @@ TEST_F(Console, PlainHttpOnTheWebsocketRoutesIsRefused) {
 TEST_F(Console, TargetClosingEndsTheSessionWithACloseFrame) {
     EchoServer own;
     auto uuid = d_->vm(own.port());
-    auto ws = d_->console(uuid, d_->display(uuid)["token"]);
+    auto ws = d_->console(uuid, d_->display(uuid)["ticket"]);
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(own.wait_open(1));
     own.close_all();
@@ -155,14 +231,14 @@ TEST_F(Console, UnreachableTargetIsReportedInTheCloseFrame) {
         port = gone.port();
     }
     auto uuid = d_->vm(port);
-    expect_refused(d_->console(uuid, d_->display(uuid)["token"]), 4502, "cannot reach the console");
+    expect_refused(d_->console(uuid, d_->display(uuid)["ticket"]), 4502, "cannot reach the console");
 }
 
 TEST_F(Console, ASecondConsoleTakesTheFirstOver) {
     auto uuid = d_->vm(echo_->port());
-    auto first = d_->console(uuid, d_->display(uuid)["token"]);
+    auto first = d_->console(uuid, d_->display(uuid)["ticket"]);
     ASSERT_NE(first, nullptr);
-    auto second = d_->console(uuid, d_->display(uuid)["token"]);
+    auto second = d_->console(uuid, d_->display(uuid)["ticket"]);
     ASSERT_NE(second, nullptr);
     ASSERT_TRUE(first->wait_closed(10s));
     EXPECT_EQ(first->close_code(), 4409);
@@ -174,7 +250,7 @@ TEST_F(Console, ASecondConsoleTakesTheFirstOver) {
 
 TEST_F(Console, ClientPingsAreAnswered) {
     auto uuid = d_->vm(echo_->port());
-    auto ws = d_->console(uuid, d_->display(uuid)["token"]);
+    auto ws = d_->console(uuid, d_->display(uuid)["ticket"]);
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->ping());
     ASSERT_TRUE(ws->send("after ping"));
@@ -249,7 +325,7 @@ TEST(ConsoleLimits, IdleSessionsAndOldTicketsEnd) {
     EchoServer echo;
     ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_IDLE_TIMEOUT", "3"}, {"KVMHUB_CONSOLE_PING_INTERVAL", "1"}});
     auto uuid = d.vm(echo.port());
-    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    auto ws = d.console(uuid, d.display(uuid)["ticket"]);
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->wait_closed(20s));
     EXPECT_EQ(ws->close_code(), 4408);
@@ -261,8 +337,8 @@ TEST(ConsoleLimits, TicketsExpireAndSessionsEndAtTheirTimeLimit) {
     EchoServer echo;
     ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_MAX_TICKET_TTL", "2"}});
     auto uuid = d.vm(echo.port());
-    const std::string old = d.display(uuid)["token"];
-    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    const std::string old = d.display(uuid)["ticket"];
+    auto ws = d.console(uuid, d.display(uuid)["ticket"]);
     ASSERT_NE(ws, nullptr);
     // Busy all along, so only the session limit (the ticket's 2 s) can end it.
     for (int i = 0; i < 100 && !ws->closed(); ++i) {
@@ -285,9 +361,9 @@ TEST(ConsoleLimits, ASecondConsoleIsRefusedWhenTakeoverIsOff) {
     EchoServer echo;
     ConsoleDaemon d(ConsoleDaemon::Env{{"KVMHUB_CONSOLE_TAKEOVER", "false"}});
     auto uuid = d.vm(echo.port());
-    auto first = d.console(uuid, d.display(uuid)["token"]);
+    auto first = d.console(uuid, d.display(uuid)["ticket"]);
     ASSERT_NE(first, nullptr);
-    const std::string second_ticket = d.display(uuid)["token"];
+    const std::string second_ticket = d.display(uuid)["ticket"];
     auto second = d.console(uuid, second_ticket);
     ASSERT_NE(second, nullptr);
     ASSERT_TRUE(second->wait_closed(10s));
@@ -315,7 +391,7 @@ TEST(ConsoleLimits, ShutdownClosesConsolesCleanly) {
     EchoServer echo;
     ConsoleDaemon d;
     auto uuid = d.vm(echo.port());
-    auto ws = d.console(uuid, d.display(uuid)["token"]);
+    auto ws = d.console(uuid, d.display(uuid)["ticket"]);
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->send("before"));
     EXPECT_EQ(ws->read_until("before"), "before");

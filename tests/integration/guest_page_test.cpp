@@ -50,7 +50,7 @@ std::string unescape(const std::string& s) {
 
 // The websocket target ("/user/vm/websockify/...?ticket=...") of a display answer.
 std::string websocket_target(const json& shown) {
-    const std::string page = shown.value("display", "");
+    const std::string page = shown.value("page", "");
     const auto at = page.find("path=");
     if (at == std::string::npos) return {};
     return "/" + unescape(page.substr(at + 5, page.find('&', at) - at - 5));
@@ -122,7 +122,7 @@ serves = ["tenant"]
         EXPECT_EQ(r.status, 200) << r.body;
         l.id = r.json().value("id", "");
         l.token = r.json().value("token", "");
-        l.url = r.json().value("url", "");
+        l.url = r.json().value("link", "");
         auto decoded = auth::decode_token(l.token);
         EXPECT_TRUE(decoded) << l.token;
         if (decoded) l.query = "k=" + decoded->k + "&e=" + decoded->e + "&l=" + decoded->l;
@@ -227,8 +227,8 @@ TEST_F(GuestPage, TenantDisplayAnswersAPageOnTheTenantWebsocketPath) {
     const json shown = display(uuid, l);
     EXPECT_EQ(shown["result"], "OK");
     EXPECT_EQ(shown["disp"], "vnc");
-    const std::string ticket = shown["token"];
-    const std::string page = shown["display"];
+    const std::string ticket = shown["ticket"];
+    const std::string page = shown["page"];
     EXPECT_EQ(page.rfind("/novnc/vnc_lite.html?password=s3cret&path=user%2Fvm%2Fwebsockify%2Ft1%2F" + uuid +
                              "%3Fticket%3D" + ticket + "%26k%3D",
                          0),
@@ -274,11 +274,11 @@ TEST_F(GuestPage, ATenantTicketLivesNoLongerThanItsLink) {
 TEST_F(GuestPage, TheTenantWebsocketTakesOnlyATicketOfItsOwnLink) {
     const std::string a = vm(), b = vm();
     const Link la = link(a), la2 = link(a), lb = link(b);
-    const std::string ticket_a = display(a, la)["token"];
+    const std::string ticket_a = display(a, la)["ticket"];
 
     expect_refused(tenant_ws("/user/vm/websockify/t1/" + a + "?" + la.query), 4401, "ticket is required");
     // A ticket of VM B (minted with B's link) on VM A with A's link.
-    expect_refused(tenant_ws(tenant_target(a, display(b, lb)["token"], la)), 4403, "another VM");
+    expect_refused(tenant_ws(tenant_target(a, display(b, lb)["ticket"], la)), 4403, "another VM");
     // A's ticket with B's link, on A or on B: the link does not open A, the ticket is not B's.
     expect_refused(tenant_ws(tenant_target(a, ticket_a, lb)), 4403, "link");
     expect_refused(tenant_ws(tenant_target(b, ticket_a, lb)), 4403, "another VM");
@@ -287,7 +287,7 @@ TEST_F(GuestPage, TheTenantWebsocketTakesOnlyATicketOfItsOwnLink) {
     // An admin's ticket: not on the tenant route, with or without a link.
     auto admin_shown = admin("GET", "/vm/display/t1/" + a);
     ASSERT_EQ(admin_shown.status, 200) << admin_shown.body;
-    const std::string admin_ticket = admin_shown.json()["token"];
+    const std::string admin_ticket = admin_shown.json()["ticket"];
     expect_refused(tenant_ws("/user/vm/websockify/t1/" + a + "?ticket=" + admin_ticket), 4403, "needs a tenant link");
     expect_refused(tenant_ws(tenant_target(a, admin_ticket, la)), 4403, "made by an admin");
     // A tenant's ticket does not open the admin route (where the link would not be checked).
@@ -330,7 +330,7 @@ TEST_F(GuestPage, ALinkWithoutTheConsoleRightOpensNoConsole) {
     const Link viewer = link(uuid, 600, "&rights=view,start");
     EXPECT_EQ(user("display", uuid, viewer).status, 403);
     const json shown = display(uuid, link(uuid));
-    expect_refused(tenant_ws(tenant_target(uuid, shown["token"], viewer)), 4403, "does not allow 'console'");
+    expect_refused(tenant_ws(tenant_target(uuid, shown["ticket"], viewer)), 4403, "does not allow 'console'");
 }
 
 // The page in headless Chromium: what it says for links that cannot work.

@@ -112,7 +112,10 @@ TEST_F(Tenant, CtrlUrlGivesTheTenantPageUrlAndASignedToken) {
     EXPECT_EQ(j["result"], "OK");
     const std::string token = j["token"];
     const std::string id = j["id"];
-    EXPECT_EQ(j["url"], std::string("http://") + kCtrlSrv + "/guest.html?token=" + token);
+    EXPECT_EQ(j["url"], std::string("http://") + kCtrlSrv + "/guest.html")
+        << "the page: simplekvm's UI appends ?token=";
+    EXPECT_EQ(j["link"], j["url"].get<std::string>() + "?token=" + token);
+    EXPECT_EQ(j["uuid"], uuid);
     EXPECT_TRUE(std::regex_match(j["expire"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")))
         << j["expire"];
     EXPECT_EQ(j["expiry"], epoch);

@@ -87,7 +87,7 @@ TYPED_TEST_P(Vm, HostListHasCapacityAndGuests) {
     ASSERT_EQ(r.status, 200) << r.body;
     auto j = r.json();
     for (const char* field : {"hostname", "freemem", "totalmem", "totalcpu", "mhz", "totalvm", "active"})
-        EXPECT_TRUE(j.contains(field)) << field << " missing: " << r.body;
+        EXPECT_TRUE(j["host"].contains(field)) << field << " missing under host: " << r.body;
     bool found = false;
     for (const auto& g : j["guest"]) found = found || g["uuid"] == uuid;
     EXPECT_TRUE(found);

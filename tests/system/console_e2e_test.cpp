@@ -127,7 +127,7 @@ TEST_F(ConsoleE2e, SpeaksRfbThroughTheProxyUpToAFramebufferUpdate) {
     json shown = display("?disp=vnc");
     EXPECT_EQ(shown["disp"], "vnc");
     auto ws = WsClient::connect(
-        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
+        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["ticket"].get<std::string>(),
         WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     EXPECT_EQ(ws->protocol(), "binary");
@@ -151,7 +151,7 @@ TEST_F(ConsoleE2e, SpeaksRfbThroughAnSshTunnel) {
     auto shown = guest_->get("/vm/display/kvmssh/" + guest_->uuid() + "?disp=vnc");
     ASSERT_EQ(shown.status, 200) << shown.body;
     auto ws = WsClient::connect(
-        port(), "/vm/websockify/kvmssh/" + guest_->uuid() + "?ticket=" + shown.json()["token"].get<std::string>(),
+        port(), "/vm/websockify/kvmssh/" + guest_->uuid() + "?ticket=" + shown.json()["ticket"].get<std::string>(),
         WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     speak_rfb(*ws);
@@ -171,7 +171,7 @@ TEST_F(ConsoleE2e, SerialConsoleRunsACommandInTheGuestShell) {
     json shown = display("?disp=console");
     EXPECT_EQ(shown["disp"], "console");
     auto ws = WsClient::connect(
-        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["token"].get<std::string>(),
+        port(), "/vm/websockify/kvm1/" + guest_->uuid() + "?ticket=" + shown["ticket"].get<std::string>(),
         WsOptions{.protocols = {"binary"}});
     ASSERT_NE(ws, nullptr);
     ASSERT_TRUE(ws->send("\n"));
@@ -192,7 +192,7 @@ TEST_F(ConsoleE2e, ConsoleLogShowsTheBootLines) {
 }
 
 TEST_F(ConsoleE2e, ChromiumShowsTheGuestScreenOnNoVncsPage) {
-    const std::string page = display("?disp=vnc")["display"];
+    const std::string page = display("?disp=vnc")["page"];
     // Kept next to the test guest for a person to look at (build/test-guest/novnc-screen.png).
     const std::string shot = test_guest_dir() + "/novnc-screen.png";
     ::unlink(shot.c_str());

@@ -286,6 +286,19 @@ TEST_F(Devices, ABlankDiskIsDetachedWithItsVolume) {
     EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb").status, 404);
 }
 
+// simplekvm's vm_last_disk: the letter after the last one used, not the first free one.
+TEST_F(Devices, ANewDiskTakesTheLetterAfterTheLastOneUsedAsInSimplekvm) {
+    const std::string uuid = create("letters");  // vda is the guest's own disk
+    ASSERT_EQ(attach(uuid, "disk.file", {{"size", 1}})["dev"], "vdb");
+    ASSERT_EQ(attach(uuid, "disk.file", {{"size", 1}})["dev"], "vdc");
+    ASSERT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb").status, 200);
+    json r = attach(uuid, "disk.file", {{"size", 1}});
+    EXPECT_EQ(r["dev"], "vdd") << r.dump();
+    EXPECT_EQ(r["uuid"], uuid) << "simplekvm's UI makes it the current VM";
+    for (const char* dev : {"vdc", "vdd"})
+        EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=" + dev).status, 200);
+}
+
 TEST_F(Devices, BadRequestsAreRefusedBeforeAnythingIsMade) {
     const std::string uuid = create("bad");
     EXPECT_EQ(post("/vm/attach_device/kvm1/" + uuid + "?dev=disk.rbd", "{}").status, 404) << "not enabled on kvm1";

@@ -59,7 +59,7 @@ TEST_F(GuestPageE2e, ATenantStartsWatchesAndForceStopsTheGuestByClicks) {
     const std::string base = guest_->daemon().url();
     auto link = guest_->get("/vm/ctrl_url/kvm1/" + uuid + "?epoch=" + std::to_string(std::time(nullptr) + 3600));
     ASSERT_EQ(link.status, 200) << link.body;
-    const std::string url = link.json()["url"];
+    const std::string url = link.json()["link"];
     ASSERT_EQ(url.rfind(base + "/guest.html?token=", 0), 0u) << url;
     ASSERT_EQ(domstate(), "shut off");
 

@@ -275,23 +275,23 @@
   }
 
   // Opens a console page (noVNC or xterm.js) in a new tab: the tab is opened during the click
-  // (browsers block pop-ups opened later), then sent to the page display answers.
+  // (browsers block pop-ups opened later), then sent to the page display answers (its "page").
   async function openConsole(button, disp, what) {
     const tab = window.open('', '_blank');
     const answer = await act(button, 'GET', 'display', what,
                              (disp ? '&disp=' + disp : '') + (prefix ? '&prefix=' + encodeURIComponent(prefix) : ''));
-    if (!answer || typeof answer.display !== 'string' || !answer.display.startsWith('/')) {
-      if (tab) tab.close();
-      return;
+    if (!answer || typeof answer.page !== 'string' || !answer.page.startsWith('/')) {
+        if (tab) tab.close();
+        return;
     }
     if (tab) {
-      tab.location.href = answer.display;
-      say('ok', what + ': opened in a new tab.');
+        tab.location.href = answer.page;
+        say('ok', what + ': opened in a new tab.');
     } else {
       // Pop-ups blocked: offer the link instead.
       say('ok', '');
       const a = el('a', 'Open the ' + what.toLowerCase());
-      a.href = answer.display;
+      a.href = answer.page;
       a.target = '_blank';
       message.replaceChildren(a);
       message.hidden = false;
