@@ -128,6 +128,41 @@ TEST_F(CloudInit, NetworkConfigMatchesTheNicByItsMacAndKeepsTheDistributionsName
     EXPECT_EQ(validate("network-config", renamed)["interfaces"][0]["name"], "lan0");
 }
 
+// What cloud-init 22.4's own renderers write from the seed, for a guest whose NIC has kMac
+// and is named enp1s0 (tests/cloudinit/render.py): Debian's ifupdown, Ubuntu's netplan and
+// the RHEL family's sysconfig each get the address, the default route and DNS, with no command
+// from a package the image may lack (net-tools' `route`).
+TEST_F(CloudInit, CloudInitsRenderersWriteTheAddressRouteAndDnsForEachDistributionFamily) {
+    auto uuid = create({{"vm_ipaddr", "192.0.2.10/24"}, {"vm_gateway", "192.0.2.1"}, {"vm_dns", "192.0.2.53"}});
+    const std::string path = dir_.file("network-config");
+    std::ofstream(path) << seed(uuid, "network-config").body;
+    auto render = [&](const char* renderer) {
+        auto r = run_command({"/usr/bin/python3", KVMHUB_SOURCE_DIR "/tests/cloudinit/render.py", renderer, path,
+                              std::string(kMac) + "=enp1s0"});
+        EXPECT_EQ(r.exit_code, 0) << renderer << ":\n" << r.output;
+        return json::parse(r.output, nullptr, false);
+    };
+    const json eni = render("eni");
+    const std::string interfaces = eni["files"].value("etc/network/interfaces.d/50-cloud-init", "");
+    for (const char* line :
+         {"iface enp1s0 inet static", "address 192.0.2.10/24", "gateway 192.0.2.1", "dns-nameservers 192.0.2.53"})
+        EXPECT_NE(interfaces.find(line), std::string::npos) << line << " missing:\n" << interfaces;
+    EXPECT_EQ(interfaces.find("route add"), std::string::npos) << "a net-tools command:\n" << interfaces;
+    EXPECT_EQ(eni["interfaces"][0]["name"], "enp1s0") << "the distribution's name, found by MAC";
+
+    const json netplan = render("netplan");
+    const std::string yaml = netplan["files"].value("etc/netplan/50-cloud-init.yaml", "");
+    for (const char* text : {"192.0.2.10/24", "gateway4: 192.0.2.1", "192.0.2.53", "macaddress:"})
+        EXPECT_NE(yaml.find(text), std::string::npos) << text << " missing:\n" << yaml;
+    EXPECT_EQ(yaml.find("set-name"), std::string::npos) << yaml;
+
+    const json rhel = render("sysconfig");
+    const std::string ifcfg = rhel["files"].value("etc/sysconfig/network-scripts/ifcfg-enp1s0", "");
+    for (const char* line :
+         {"IPADDR=192.0.2.10", "NETMASK=255.255.255.0", "GATEWAY=192.0.2.1", "DEFROUTE=yes", "DNS1=192.0.2.53"})
+        EXPECT_NE(ifcfg.find(line), std::string::npos) << line << " missing:\n" << ifcfg;
+}
+
 TEST_F(CloudInit, BadStaticAddressesAreRefusedNamingTheFieldAndCreateNothing) {
     const auto before = http_get(daemon_->url() + "/vm/list/t1", bearer(*token_)).json()["guest"].size();
     for (const json& body :
@@ -283,8 +318,9 @@ json pool_host(const std::string& name) {
 // The titles of the VMs on `host` (test:///default: one set of domains for every such host).
 std::vector<std::string> titles(Daemon& daemon, const std::string& token, const std::string& host) {
     std::vector<std::string> out;
-    for (const auto& g : http_get(daemon.url() + "/vm/list/" + host, bearer(token)).json()["guest"])
-        out.push_back(g.value("title", ""));
+    // Kept in a variable: a range-for over a member of the temporary reply reads freed memory.
+    const json list = http_get(daemon.url() + "/vm/list/" + host, bearer(token)).json();
+    for (const auto& g : list["guest"]) out.push_back(g.value("title", ""));
     return out;
 }
 
