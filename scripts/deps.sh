@@ -34,6 +34,8 @@ packages=(
   novnc spice-html5 websockify chromium
   # tests of the ssh console tunnel: a real sshd on loopback (never started as a service)
   openssh-server
+  # the real Debian 12 cloud image of the real-guest tests (scripts/cloud-image.sh)
+  mmdebstrap fdisk e2fsprogs
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )
