@@ -19,6 +19,18 @@ std::string encode(std::string_view bytes, int variant) {
     return out;
 }
 
+std::optional<std::string> decode(std::string_view text, int variant) {
+    ensure_sodium();
+    std::string out(text.size() / 4 * 3 + 3, '\0');
+    std::size_t len = 0;
+    const char* end = nullptr;
+    const int rc = sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                                     nullptr, &len, &end, variant);
+    if (rc != 0 || end != text.data() + text.size()) return std::nullopt;
+    out.resize(len);
+    return out;
+}
+
 }  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
@@ -30,15 +42,11 @@ std::string base64_encode(std::string_view bytes) {
 }
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-    ensure_sodium();
-    std::string out(text.size() / 4 * 3 + 3, '\0');
-    std::size_t len = 0;
-    const char* end = nullptr;
-    const int rc = sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                                     nullptr, &len, &end, kVariant);
-    if (rc != 0 || end != text.data() + text.size()) return std::nullopt;
-    out.resize(len);
-    return out;
+    return decode(text, kVariant);
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    return decode(text, sodium_base64_VARIANT_ORIGINAL);
 }
 
 }  // namespace kvmhub::auth

@@ -186,6 +186,22 @@ Status check_static_address(const nlohmann::json& vars) {
     return {};
 }
 
+Status check_seed_mode(const nlohmann::json& context) {
+    auto mode = context.find("vm_meta_enum");
+    if (mode == context.end() || *mode != "NOCLOUD") return {};
+    auto has_address = [](const nlohmann::json& vars) {
+        auto it = vars.find("vm_ipaddr");
+        return it != vars.end() && it->is_string() && !it->get_ref<const std::string&>().empty();
+    };
+    bool static_address = has_address(context);
+    if (auto nics = context.find(kNicSettings); nics != context.end() && nics->is_object())
+        for (const auto& [mac, vars] : nics->items()) static_address = static_address || has_address(vars);
+    if (!static_address) return {};
+    return fail(Errc::BadInput, "vm_ipaddr",
+                "a static address needs vm_meta_enum=ISO: in NOCLOUD mode cloud-init 22.4 fetches no "
+                "network-config and brings up a meta-data address only after a reboot");
+}
+
 nlohmann::json nic_configs(const nlohmann::json& context, const std::vector<std::string>& macs) {
     auto text = [](const nlohmann::json& vars, const char* field) {
         auto it = vars.find(field);

@@ -38,6 +38,13 @@ Status normalize_inputs(nlohmann::json& vars);
 // address. `vars` is normalized (vm_dns a list); BadInput names the field.
 Status check_static_address(const nlohmann::json& vars);
 
+// A static address (the VM's or a NIC's) in NOCLOUD mode is refused, naming ISO mode:
+// cloud-init 22.4's NoCloud-net fetches no network-config, and the address it reads from
+// meta-data reaches the guest's ifupdown files but is not brought up on the first boot (the
+// NIC is already up on DHCP: "ifup: interface ens3 already configured"). `context` is the VM's
+// whole seed context.
+Status check_seed_mode(const nlohmann::json& context);
+
 // What one NIC of a VM gets in network-config, kept in the seed context by MAC under
 // kNicSettings ({"<mac>": {"vm_ipaddr":..., "vm_gateway":..., "vm_dns":[...], "vm_interface":...}}):
 // set by the NIC's attach body, dropped when it is detached.

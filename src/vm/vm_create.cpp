@@ -158,6 +158,7 @@ Result<std::string> VmService::define_vm(const std::string& host, const nlohmann
     // Before any template sees them: the password is hashed here and never goes further.
     if (auto ok = cloudinit::normalize_inputs(context); !ok) return tl::unexpected(ok.error());
     if (auto ok = cloudinit::check_static_address(context); !ok) return tl::unexpected(ok.error());
+    if (auto ok = cloudinit::check_seed_mode(context); !ok) return tl::unexpected(ok.error());
 
     tmpl::RenderOptions options;
     options.autoescape = true;

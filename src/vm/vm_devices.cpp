@@ -235,7 +235,17 @@ Status VmService::check_attach(const std::string& host, const std::string& uuid,
     if (!target) return tl::unexpected(target.error());
     if (auto size = size_gib(body); !size) return tl::unexpected(size.error());
     if (auto clone = clone_mode(body); !clone) return tl::unexpected(clone.error());
-    if (auto nic = nic_settings(body); !nic) return tl::unexpected(nic.error());
+    auto nic = nic_settings(body);
+    if (!nic) return tl::unexpected(nic.error());
+    if (nic->contains("vm_ipaddr")) {
+        auto context = seeds_.context(uuid);
+        if (context) {
+            (*context)[cloudinit::kNicSettings]["new"] = *nic;
+            if (auto ok = cloudinit::check_seed_mode(*context); !ok) return ok;
+        } else if (context.error().code != Errc::NotFound) {
+            return tl::unexpected(context.error());
+        }
+    }
     auto gold_name = string_value(body, "gold");
     if (!gold_name) return tl::unexpected(gold_name.error());
     if (!gold_name->empty()) {

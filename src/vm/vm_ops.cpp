@@ -181,19 +181,32 @@ Status VmService::merge_metadata(const std::string& host, const std::string& uui
             if (key == "vm_create" || key == "vm_creater" || key == "vm_password") continue;
             merged[key] = value.is_string() ? value.get<std::string>() : value.dump();
         }
+        // The seed's inputs are checked before the definition changes: a refusal changes nothing.
+        auto context = seed_context(uuid, values);
+        if (!context) return tl::unexpected(context.error());
         if (merged != guest->mdconfig) {
             if (auto done = hypervisor_.set_mdconfig(h, uuid, merged); !done) return done;
         }
-        return reseed(h, uuid, values);
+        if (context->is_null()) return {};
+        return reseed_from(h, uuid, std::move(*context));
     });
 }
 
 Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes) {
+    auto context = seed_context(uuid, changes);
+    if (!context) return tl::unexpected(context.error());
+    if (context->is_null()) {
+        log::get("vm")->debug("vm has no cloud-init seed to render again host={} vm={}", host.name, uuid);
+        return {};
+    }
+    return reseed_from(host, uuid, std::move(*context));
+}
+
+Result<nlohmann::json> VmService::seed_context(const std::string& uuid, const nlohmann::json& changes) {
     auto context = seeds_.context(uuid);
     if (!context) {
         if (context.error().code != Errc::NotFound) return tl::unexpected(context.error());
-        log::get("vm")->debug("vm has no cloud-init seed to render again host={} vm={}", host.name, uuid);
-        return {};
+        return nlohmann::json();  // not created by kvmhub
     }
     nlohmann::json update = nlohmann::json::object();
     for (const auto& [key, value] : changes.items()) {
@@ -205,10 +218,11 @@ Status VmService::reseed(const virt::HostRef& host, const std::string& uuid, con
             update[key] = value;
         }
     }
-    if (auto ok = cloudinit::normalize_inputs(update); !ok) return ok;
+    if (auto ok = cloudinit::normalize_inputs(update); !ok) return tl::unexpected(ok.error());
     for (const auto& [key, value] : update.items()) (*context)[key] = value;
-    if (auto ok = cloudinit::check_static_address(*context); !ok) return ok;
-    return reseed_from(host, uuid, std::move(*context));
+    if (auto ok = cloudinit::check_static_address(*context); !ok) return tl::unexpected(ok.error());
+    if (auto ok = cloudinit::check_seed_mode(*context); !ok) return tl::unexpected(ok.error());
+    return context;
 }
 
 Status VmService::reseed_nic(const virt::HostRef& host, const std::string& uuid, const std::string& mac,
@@ -225,6 +239,7 @@ Status VmService::reseed_nic(const virt::HostRef& host, const std::string& uuid,
     } else {
         nics[mac] = settings;
     }
+    if (auto ok = cloudinit::check_seed_mode(*context); !ok) return ok;
     return reseed_from(host, uuid, std::move(*context), gone);
 }
 

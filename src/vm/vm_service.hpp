@@ -152,6 +152,9 @@ private:
     // Renders the VM's cloud-init seed again with `changes` merged into its context (and its
     // first NIC's MAC as vm_mac). A VM without a seed (not created by kvmhub) is left alone.
     Status reseed(const virt::HostRef& host, const std::string& uuid, const nlohmann::json& changes);
+    // The VM's seed context with `changes` merged in, normalized and checked; null when the VM
+    // has no seed.
+    Result<nlohmann::json> seed_context(const std::string& uuid, const nlohmann::json& changes);
     // Renders the VM's seed from `context` (normalized inputs) plus its NICs (`vm_nics`, see
     // cloudinit::nic_configs; `vm_mac`, the first one's MAC) and the metadata service address of the running
     // configuration (see set_meta_srv). When a CD-ROM of the VM reads its cidata ISO volume (meta_iso=pool), the volume

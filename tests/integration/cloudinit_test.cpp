@@ -185,6 +185,25 @@ TEST_F(CloudInit, BadStaticAddressesAreRefusedNamingTheFieldAndCreateNothing) {
     EXPECT_EQ(seed(uuid, "network-config").body.find("gateway"), std::string::npos);
 }
 
+// cloud-init 22.4 in NOCLOUD mode fetches no network-config, and a meta-data address reaches
+// the guest's files but is not brought up on the first boot (tests/system/real_guest_test.cpp
+// boots that mode): a static address there is refused, naming ISO mode, and changes nothing.
+TEST_F(CloudInit, AStaticAddressInNocloudModeIsRefusedNamingIsoMode) {
+    auto r = http_post(daemon_->url() + "/vm/create/t1",
+                       json{{"vm_meta_enum", "NOCLOUD"}, {"vm_ipaddr", "192.0.2.10/24"}}.dump(), bearer(*token_));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json().value("name", ""), "vm_ipaddr");
+    EXPECT_NE(r.json().value("desc", "").find("vm_meta_enum=ISO"), std::string::npos) << r.body;
+    auto uuid = create({{"vm_meta_enum", "NOCLOUD"}, {"vm_name", "dhcp"}});
+    const std::string before = http_get(daemon_->url() + "/vm/xml/t1/" + uuid, bearer(*token_)).json()["xml"];
+    auto changed = http_post(daemon_->url() + "/vm/metadata/t1/" + uuid, R"({"vm_ipaddr":"192.0.2.10/24","owner":"x"})",
+                             bearer(*token_));
+    EXPECT_EQ(changed.status, 400) << changed.body;
+    EXPECT_EQ(http_get(daemon_->url() + "/vm/xml/t1/" + uuid, bearer(*token_)).json()["xml"], before)
+        << "the definition's metadata is not changed either";
+    EXPECT_EQ(seed(uuid, "network-config").body.find("addresses"), std::string::npos);
+}
+
 TEST_F(CloudInit, DhcpAndVersion1PassCloudInit) {
     auto dhcp = create({{"vm_name", "plain"}});
     json user = validate("user-data", seed(dhcp, "user-data").body);

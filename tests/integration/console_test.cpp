@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "auth/base64.hpp"
 #include "integration/console_daemon.hpp"
 #include "support/console_fixtures.hpp"
 #include "support/echo_server.hpp"
@@ -83,16 +84,7 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
 // What a browser does, written out: atob(), encodeURIComponent(), and noVNC's reading of its
 // `path` parameter (the text up to the next '&' or '#', decodeURIComponent()).
 std::string atob(const std::string& text) {
-    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned bits = 0;
-    int count = 0;
-    for (char c : text) {
-        if (c == '=') break;
-        bits = bits << 6 | static_cast<unsigned>(alphabet.find(c));
-        if ((count += 6) >= 8) out += static_cast<char>((bits >> (count -= 8)) & 0xff);
-    }
-    return out;
+    return auth::base64_decode(text).value_or("<not base64>");
 }
 std::string encode_uri_component(const std::string& text) {
     std::string out;

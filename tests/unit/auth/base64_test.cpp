@@ -35,5 +35,14 @@ TEST(Base64Url, RejectsNonCanonicalTrailingBits) {
     EXPECT_FALSE(base64url_decode("Q"));
 }
 
+TEST(Base64, ThePlainAlphabetWithPaddingForBrowsersAtob) {
+    EXPECT_EQ(base64_encode("?ticket=a"), "P3RpY2tldD1h");
+    EXPECT_EQ(base64_encode("\xfb\xff"), "+/8=") << "the original alphabet, padded";
+    EXPECT_EQ(base64_decode("+/8="), "\xfb\xff");
+    EXPECT_EQ(base64_decode(base64_encode("any bytes \x01\x02")), "any bytes \x01\x02");
+    EXPECT_FALSE(base64_decode("-_8="));
+    EXPECT_FALSE(base64_decode("+/8"));
+}
+
 }  // namespace
 }  // namespace kvmhub::auth
