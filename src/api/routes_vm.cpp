@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "api/inputs.hpp"
 #include "api/json_body.hpp"
@@ -76,8 +77,13 @@ Reply vm_create(ApiContext& ctx, Request& req) {
     const std::string* key = req.header("idempotency-key");
     auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
     if (!uuid) return audited(ctx, req, "vm.create", host_of(req), tl::unexpected(uuid.error()));
-    return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {},
-                   {{"desc", fmt::format("created VM {} on host {}", *uuid, host_of(req))}, {"uuid", *uuid}});
+    nlohmann::json fields = {{"desc", fmt::format("created VM {} on host {}", *uuid, host_of(req))}, {"uuid", *uuid}};
+    // A variable no template reads is most likely a typo: said, never refused.
+    std::vector<std::string> names;
+    for (const auto& [key, value] : body->items()) names.push_back(key);
+    if (auto unread = ctx.catalog.unread_variables(host_of(req), names); unread && !unread->empty())
+        fields["warn"] = fmt::format("no template of host {} reads {}", host_of(req), fmt::join(*unread, ", "));
+    return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {}, fields);
 }
 
 Reply vm_list_all(ApiContext& ctx, Request&) {

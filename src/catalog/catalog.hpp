@@ -40,6 +40,10 @@ inline constexpr std::string_view kHostKeysPrefix = "/ssh/hostkeys/";
 // url (the default): qemu on the host reads http://<META_SRV>/<uuid>/cidata.iso itself.
 // pool: kvmhub uploads the ISO as a volume into the host's storage pool (hosts that cannot
 // reach META_SRV), and uploads it again on every re-render.
+// The variables a VM's meta templates read through `vm_nics`, the per-NIC list the server
+// builds from them (cloudinit::nic_configs): listed, and counted as read, in their place.
+inline constexpr std::string_view kNicVariables[] = {"vm_ipaddr", "vm_gateway", "vm_dns", "vm_interface"};
+
 inline constexpr std::string_view kMetaIsoUrl = "url";
 inline constexpr std::string_view kMetaIsoPool = "pool";
 
@@ -74,6 +78,9 @@ public:
     Result<nlohmann::json> host_view();
     // /tpl/device/[host]: enabled devices with their type and variables.
     Result<nlohmann::json> device_view(const std::string& host);
+    // Of `names`, those that no template a VM on `host` renders reads (its domain template,
+    // the meta templates, the devices enabled on it), in order.
+    Result<std::vector<std::string>> unread_variables(const std::string& host, const std::vector<std::string>& names);
 
     // ---- gold images and ISOs (catalog_images.cpp) ----
     // size is in GiB (number or numeric string); the image must be reachable and no bigger.

@@ -198,6 +198,32 @@ Result<nlohmann::json> Catalog::host_view() {
     return out;
 }
 
+Result<std::vector<std::string>> Catalog::unread_variables(const std::string& host,
+                                                           const std::vector<std::string>& names) {
+    auto record = this->host(host);
+    if (!record) return tl::unexpected(record.error());
+    std::set<std::string> read;
+    auto add = [&](TemplateKind kind, const std::string& name) -> Status {
+        auto vars = template_variables(kind, name);
+        if (!vars) return tl::unexpected(vars.error());
+        read.insert(vars->begin(), vars->end());
+        return {};
+    };
+    if (auto ok = add(TemplateKind::Domain, record->value("tpl", "")); !ok) return tl::unexpected(ok.error());
+    auto metas = template_names(TemplateKind::Meta);
+    if (!metas) return tl::unexpected(metas.error());
+    for (const auto& m : *metas)
+        if (auto ok = add(TemplateKind::Meta, m); !ok) return tl::unexpected(ok.error());
+    auto enabled = devices(host);
+    if (!enabled) return tl::unexpected(enabled.error());
+    for (const auto& d : *enabled)
+        if (auto ok = add(TemplateKind::Device, d.value("tpl", "")); !ok) return tl::unexpected(ok.error());
+    std::vector<std::string> out;
+    for (const auto& n : names)
+        if (!read.contains(n)) out.push_back(n);
+    return out;
+}
+
 Result<nlohmann::json> Catalog::device_view(const std::string& host) {
     auto enabled = devices(host);
     if (!enabled) return tl::unexpected(enabled.error());

@@ -187,6 +187,12 @@ Result<std::vector<std::string>> Catalog::template_variables(TemplateKind kind, 
     std::erase_if(vars, [](const std::string& v) {
         return v == "host" || v == "META_HOST" || v == "META_PORT" || v == "vm_mac";
     });
+    if (auto nics = std::find(vars.begin(), vars.end(), "vm_nics"); nics != vars.end()) {
+        vars.erase(nics);
+        for (std::string_view v : kNicVariables)
+            if (std::find(vars.begin(), vars.end(), v) == vars.end()) vars.emplace_back(v);
+        std::sort(vars.begin(), vars.end());
+    }
     return vars;
 }
 

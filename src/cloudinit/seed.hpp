@@ -49,8 +49,6 @@ Status check_seed_mode(const nlohmann::json& context);
 // kNicSettings ({"<mac>": {"vm_ipaddr":..., "vm_gateway":..., "vm_dns":[...], "vm_interface":...}}):
 // set by the NIC's attach body, dropped when it is detached.
 inline constexpr const char* kNicSettings = "vm_nic_settings";
-// The variables of a NIC attach body that are the NIC's own network settings.
-inline constexpr std::string_view kNicFields[] = {"vm_ipaddr", "vm_gateway", "vm_dns", "vm_interface"};
 
 // The NICs as the meta templates see them (`vm_nics`), in the VM's order: for each MAC its
 // own settings from kNicSettings; the first NIC without settings of its own takes the VM's

@@ -21,11 +21,11 @@ namespace {
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr long kMaxGiB = 64 * 1024;
 constexpr long kDefaultGiB = 10;  // simplekvm's {{ size | default(10) }}
-// The network settings a NIC's attach body gives for that NIC (cloudinit::kNicFields),
+// The network settings a NIC's attach body gives for that NIC (catalog::kNicVariables),
 // normalized and checked; {} when it gives none.
 Result<nlohmann::json> nic_settings(const nlohmann::json& body) {
     nlohmann::json out = nlohmann::json::object();
-    for (std::string_view field : cloudinit::kNicFields) {
+    for (std::string_view field : catalog::kNicVariables) {
         auto it = body.find(field);
         if (it == body.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
             continue;

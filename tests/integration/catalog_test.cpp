@@ -112,6 +112,9 @@ TEST_F(Catalog, HostIsAddedWithItsDevicesAndListedWithVariables) {
     EXPECT_TRUE(vars.contains("vm_sshkey")) << vars.dump();  // from user-data
     EXPECT_FALSE(vars.contains("vm_uuid")) << "reserved variables are not listed";
     EXPECT_FALSE(vars.contains("host")) << "server-supplied variables are not listed";
+    for (const char* nic : {"vm_ipaddr", "vm_gateway", "vm_dns", "vm_interface"})
+        EXPECT_TRUE(vars.contains(nic)) << nic << ": network-config reads it through vm_nics: " << vars.dump();
+    EXPECT_FALSE(vars.contains("vm_nics")) << "the server builds vm_nics";
     EXPECT_NE(vars["vm_ram_mb"], "n/a");
 
     auto devices = call("GET", "/tpl/device/h-add").json()["device"];

@@ -163,6 +163,20 @@ TEST_F(CloudInit, CloudInitsRenderersWriteTheAddressRouteAndDnsForEachDistributi
         EXPECT_NE(ifcfg.find(line), std::string::npos) << line << " missing:\n" << ifcfg;
 }
 
+// A variable that none of the host's templates reads (its domain template, the meta templates,
+// its enabled devices) is named in a warning; the VM is made all the same.
+TEST_F(CloudInit, AVariableNoTemplateReadsIsNamedInAWarning) {
+    auto r = http_post(daemon_->url() + "/vm/create/t1", json{{"vm_nmae", "typo"}, {"vm_name", "ok"}}.dump(),
+                       bearer(*token_));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json().value("warn", ""), "no template of host t1 reads vm_nmae") << r.body;
+    auto clean =
+        http_post(daemon_->url() + "/vm/create/t1",
+                  json{{"vm_name", "ok"}, {"vm_ipaddr", "192.0.2.9/24"}, {"vm_password", "x"}}.dump(), bearer(*token_));
+    ASSERT_EQ(clean.status, 200) << clean.body;
+    EXPECT_FALSE(clean.json().contains("warn")) << "vm_ipaddr is read through vm_nics: " << clean.body;
+}
+
 TEST_F(CloudInit, BadStaticAddressesAreRefusedNamingTheFieldAndCreateNothing) {
     const auto before = http_get(daemon_->url() + "/vm/list/t1", bearer(*token_)).json()["guest"].size();
     for (const json& body :

@@ -16,6 +16,7 @@
 #include "integration/console_daemon.hpp"
 #include "support/console_fixtures.hpp"
 #include "support/echo_server.hpp"
+#include "support/local.hpp"
 #include "support/temp_dir.hpp"
 
 namespace kvmhub::test {
@@ -96,23 +97,11 @@ std::string encode_uri_component(const std::string& text) {
     }
     return out;
 }
-std::string decode_uri_component(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            out += text[i];
-        }
-    }
-    return out;
-}
 std::string novnc_path(const std::string& url) {
     const auto at = url.find("path=");
     if (at == std::string::npos) return {};
     const auto end = url.find_first_of("&#", at + 5);
-    return decode_uri_component(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
+    return percent_decode(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
 }
 
 // simplekvm's admin UI opens display + "/" + encodeURIComponent(atob(access) + "&token=" + token

@@ -17,6 +17,7 @@
 #include "support/daemon.hpp"
 #include "support/echo_server.hpp"
 #include "support/http_client.hpp"
+#include "support/local.hpp"
 #include "support/route_table.hpp"
 #include "support/temp_dir.hpp"
 #include "support/vm_fixtures.hpp"
@@ -34,26 +35,12 @@ struct Link {
     std::int64_t expiry = 0;
 };
 
-// Percent-decoding of the page URL's `path` parameter (what noVNC and console.js do).
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
 // The websocket target ("/user/vm/websockify/...?ticket=...") of a display answer.
 std::string websocket_target(const json& shown) {
     const std::string page = shown.value("page", "");
     const auto at = page.find("path=");
     if (at == std::string::npos) return {};
-    return "/" + unescape(page.substr(at + 5, page.find('&', at) - at - 5));
+    return "/" + percent_decode(page.substr(at + 5, page.find('&', at) - at - 5));
 }
 
 class GuestPage : public ::testing::Test {

@@ -17,5 +17,8 @@ bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout)
 std::size_t dir_entries(const std::string& dir);
 // The whole file ("" when it cannot be read).
 std::string read_file(const std::string& path);
+// %XX sequences decoded, everything else as it is (what decodeURIComponent, noVNC and
+// console.js do with a page's `path` parameter).
+std::string percent_decode(const std::string& text);
 
 }  // namespace kvmhub::test

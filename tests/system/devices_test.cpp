@@ -85,20 +85,7 @@ protected:
     static void TearDownTestSuite() {
         delete daemon_;
         delete token_;
-        for (const auto& uuid : *created_) {
-            virsh({"destroy", uuid});
-            virsh({"undefine", uuid});
-        }
-        // Everything left in the pool (the bases), then the pool kvmhub created.
-        auto vols = virsh({"vol-list", *pool_});
-        std::istringstream lines(vols.output);
-        for (std::string line; std::getline(lines, line);) {
-            std::istringstream words(line);
-            std::string name;
-            if (words >> name) virsh({"vol-delete", name, "--pool", *pool_});
-        }
-        virsh({"pool-destroy", *pool_});
-        virsh({"pool-undefine", *pool_});
+        remove_vms_and_pool(*created_, *pool_);
         delete created_;
         delete pool_;
         delete marker_;

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -120,20 +119,7 @@ protected:
         delete daemon_;
         daemon_ = nullptr;
         delete token_;
-        for (const auto& uuid : *created_) {
-            virsh({"destroy", uuid});
-            virsh({"undefine", uuid});
-        }
-        // Every volume of the pool kvmhub created (the base and the guests' disks), then the pool.
-        auto vols = virsh({"vol-list", *pool_});
-        std::istringstream lines(vols.output);
-        for (std::string line; std::getline(lines, line);) {
-            std::istringstream words(line);
-            std::string name;
-            if (words >> name) virsh({"vol-delete", name, "--pool", *pool_});
-        }
-        virsh({"pool-destroy", *pool_});
-        virsh({"pool-undefine", *pool_});
+        remove_vms_and_pool(*created_, *pool_);
         delete created_;
         delete pool_;
         delete dir_;

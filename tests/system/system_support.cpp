@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace kvmhub::test {
 
@@ -26,6 +27,22 @@ CommandResult restart_libvirtd() {
 
 std::string test_guest_dir() {
     return KVMHUB_TEST_GUEST_DIR;
+}
+
+void remove_vms_and_pool(const std::vector<std::string>& uuids, const std::string& pool) {
+    for (const auto& uuid : uuids) {
+        virsh({"destroy", uuid});
+        virsh({"undefine", uuid});
+    }
+    auto vols = virsh({"vol-list", pool});
+    std::istringstream lines(vols.output);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::string name;
+        if (words >> name) virsh({"vol-delete", name, "--pool", pool});
+    }
+    virsh({"pool-destroy", pool});
+    virsh({"pool-undefine", pool});
 }
 
 }  // namespace kvmhub::test

@@ -21,6 +21,10 @@ pid_t libvirtd_pid();
 // Stops and starts the fixture's libvirtd (tests/system/libvirtd.sh restart).
 CommandResult restart_libvirtd();
 
+// Destroys and undefines the VMs `uuids`, then deletes every volume of `pool` and the pool:
+// what a suite that made them leaves behind, and only that.
+void remove_vms_and_pool(const std::vector<std::string>& uuids, const std::string& pool);
+
 // scripts/test-guest.sh's output folder (vmlinuz, initrd.img), built by the fixture.
 std::string test_guest_dir();
 
