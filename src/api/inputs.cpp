@@ -81,7 +81,7 @@ std::vector<Field> vm_variables() {
 
 std::vector<Field> attach_variables() {
     auto fields = vm_variables();
-    fields.push_back(integer("size", 1, 64 * 1024).eg("1"));
+    fields.push_back(token("size", 16).eg("1"));  // GiB: 10, "10" or simplekvm's older "10G"; checked by the service
     fields.push_back(name("gold").eg(""));
     fields.push_back(one_of("clone", {"linked", "full"}));
     return fields;

@@ -113,6 +113,12 @@ Reply vm_display(ApiContext& ctx, Request& req) {
     return show_display(ctx, req, false);
 }
 
+// simplekvm's older /vm/console/: display?disp=console.
+Reply vm_console(ApiContext& ctx, Request& req) {
+    req.query.emplace_back("disp", "console");
+    return show_display(ctx, req, false);
+}
+
 Reply user_display(ApiContext& ctx, Request& req) {
     return show_display(ctx, req, true);
 }
@@ -179,6 +185,11 @@ std::vector<http::Route> console_routes(ApiContext& ctx) {
         Route{Method::Get, "/vm/display/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
               bind(ctx, vm_display), 0}
             .accepts(display),
+        Route{Method::Get, "/vm/console/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_console), 0}
+            .accepts(vm_command()
+                         .query(text("prefix", 256).eg("/kvm"))
+                         .query(integer("timeout_mins", 1, 7 * 24 * 60).eg("5"))),
         Route{Method::Get, "/vm/websockify/{host}/{uuid}", Access::Public, Effect::Changes, Surface::Admin,
               bind(ctx, vm_websockify), 0, false, true}
             .accepts(socket),

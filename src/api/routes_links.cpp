@@ -131,6 +131,13 @@ std::vector<http::Route> link_routes(ApiContext& ctx) {
         Route{Method::Post, "/vm/ctrl_url/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
               bind(ctx, ctrl_url), 0}
             .accepts(create),
+        // simplekvm's older name of ctrl_url.
+        Route{Method::Get, "/vm/ui/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, ctrl_url),
+              0}
+            .accepts(create),
+        Route{Method::Post, "/vm/ui/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin, bind(ctx, ctrl_url),
+              0}
+            .accepts(create),
         Route{Method::Get, "/api/links", Access::Admin, Effect::Reads, Surface::Admin, bind(ctx, links_list), 0}
             .accepts(Input::none().query(name("host").need().eg("h1")).query(uuid("uuid").need())),
         Route{Method::Delete, "/api/links/{id}", Access::Admin, Effect::Changes, Surface::Admin,

@@ -62,9 +62,24 @@ Reply vm_change(ApiContext& ctx, Request& req, const char* action, const std::st
 }
 
 // A JSON object body, where an empty body means {} (simplekvm's clients often send none).
+// simplekvm's older names vm_ip and vm_gw stand for vm_ipaddr and vm_gateway.
 Result<nlohmann::json> optional_body(const ApiContext& ctx, const Request& req) {
     if (req.body.empty()) return nlohmann::json::object();
-    return parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
+    if (!body) return body;
+    for (auto [old_name, name] : {std::pair{"vm_ip", "vm_ipaddr"}, std::pair{"vm_gw", "vm_gateway"}}) {
+        auto it = body->find(old_name);
+        if (it == body->end()) continue;
+        if (!body->contains(name)) (*body)[name] = *it;
+        body->erase(old_name);
+    }
+    return body;
+}
+
+// The device a command names: in the path (simplekvm's older form) or in `dev`.
+std::string dev_of(const Request& req) {
+    const std::string* in_path = req.param("dev");
+    return in_path ? *in_path : query_or(req, "dev");
 }
 
 Reply vm_create(ApiContext& ctx, Request& req) {
@@ -227,14 +242,14 @@ Reply vm_attach_device(ApiContext& ctx, Request& req) {
 }
 
 Reply vm_detach_device(ApiContext& ctx, Request& req) {
-    auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), query_or(req, "dev"));
+    auto detached = ctx.vms.detach_device(host_of(req), uuid_of(req), dev_of(req));
     const std::string target = host_of(req) + "/" + uuid_of(req);
     if (!detached) return audited(ctx, req, "vm.detach_device", target, tl::unexpected(detached.error()));
     return audited(ctx, req, "vm.detach_device", target, {}, vm_fields(req, "", *detached));
 }
 
 Reply vm_cdrom(ApiContext& ctx, Request& req) {
-    const std::string dev = query_or(req, "dev");
+    const std::string dev = dev_of(req);
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
     const std::string isoname = string_or_empty(*body, "isoname");  // the input allows a name or nothing
@@ -321,6 +336,14 @@ std::vector<http::Route> vm_routes(ApiContext& ctx) {
         Route{Method::Post, "/vm/cdrom/{host}/{uuid}", Access::Admin, Effect::Changes, Surface::Admin,
               bind(ctx, vm_cdrom), 0}
             .accepts(cdrom),
+        // simplekvm's older path forms, the device in the path (a `dev` in the body is ignored).
+        Route{Method::Post, "/vm/cdrom/{host}/{uuid}/{dev}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_cdrom), 0}
+            .accepts(
+                vm_command().path(token("dev", 64).eg("hdc")).json(Extras::Ignore, true).body(name("isoname").eg(""))),
+        Route{Method::Post, "/vm/detach_device/{host}/{uuid}/{dev}", Access::Admin, Effect::Changes, Surface::Admin,
+              bind(ctx, vm_detach_device), 0}
+            .accepts(vm_command().path(token("dev", 64).eg("vdz")).json(Extras::Ignore, true)),
     };
     // simplekvm used GET for these changes; POST is accepted as well.
     const std::tuple<const char*, http::Reply (*)(ApiContext&, Request&), Input> changes[] = {

@@ -104,7 +104,8 @@ Result<Device> read_device(const std::string& xml, const std::string& tpl) {
     return out;
 }
 
-// `size` in GiB (a whole number, as a number or numeric string); 0 when absent.
+// `size` in GiB (a whole number, as a number or numeric string, which may end in simplekvm's
+// older "G"); 0 when absent.
 Result<long> size_gib(const nlohmann::json& body) {
     auto it = body.find("size");
     if (it == body.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty())) return 0;
@@ -114,10 +115,11 @@ Result<long> size_gib(const nlohmann::json& body) {
     } else if (it->is_number_float() && std::floor(it->get<double>()) == it->get<double>()) {
         value = static_cast<long>(it->get<double>());
     } else if (it->is_string()) {
-        const std::string& text = it->get_ref<const std::string&>();
+        std::string text = it->get_ref<const std::string&>();
+        if (!text.empty() && (text.back() == 'G' || text.back() == 'g')) text.pop_back();
         char* end = nullptr;
         value = std::strtol(text.c_str(), &end, 10);
-        if (*end != '\0') value = -1;
+        if (text.empty() || *end != '\0' || !std::isdigit(static_cast<unsigned char>(text.front()))) value = -1;
     }
     if (value < 1 || value > kMaxGiB)
         return fail(Errc::BadInput, "size", fmt::format("'size' must be a whole number of GiB from 1 to {}", kMaxGiB));

@@ -177,6 +177,16 @@ TEST_F(CloudInit, AVariableNoTemplateReadsIsNamedInAWarning) {
     EXPECT_FALSE(clean.json().contains("warn")) << "vm_ipaddr is read through vm_nics: " << clean.body;
 }
 
+// simplekvm's older vm_ip and vm_gw are vm_ipaddr and vm_gateway.
+TEST_F(CloudInit, TheOlderNamesVmIpAndVmGwGiveTheStaticAddress) {
+    auto uuid = create({{"vm_ip", "192.168.168.2/24"}, {"vm_gw", "192.168.168.1"}});
+    const std::string text = seed(uuid, "network-config").body;
+    EXPECT_NE(text.find("addresses: [\"192.168.168.2/24\"]"), std::string::npos) << text;
+    EXPECT_NE(text.find("gateway4: \"192.168.168.1\""), std::string::npos) << text;
+    auto bad = http_post(daemon_->url() + "/vm/create/t1", R"({"vm_ip":"192.168.168.2"})", bearer(*token_));
+    EXPECT_EQ(bad.status, 400) << bad.body;
+}
+
 TEST_F(CloudInit, BadStaticAddressesAreRefusedNamingTheFieldAndCreateNothing) {
     const auto before = http_get(daemon_->url() + "/vm/list/t1", bearer(*token_)).json()["guest"].size();
     for (const json& body :

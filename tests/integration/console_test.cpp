@@ -134,6 +134,15 @@ TEST_F(Console, SimplekvmsUiBuildsAWorkingConsoleUrlFromTheDisplayReply) {
         << "kvmhub's own pages open `page` as it is";
 }
 
+// simplekvm's older /vm/console/ is display?disp=console.
+TEST_F(Console, TheOlderConsoleRouteIsTheSerialDisplay) {
+    auto uuid = d_->vm(echo_->port());
+    auto r = d_->get("/vm/console/t1/" + uuid);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["disp"], "console");
+    EXPECT_EQ(r.json()["page"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << r.body;
+}
+
 TEST_F(Console, RelaysBinaryFramesToTheGraphicsPortAndClosesCleanly) {
     auto uuid = d_->vm(echo_->port());
     const int before = echo_->accepted();

@@ -103,6 +103,15 @@ protected:
 Daemon* Tenant::daemon_ = nullptr;
 std::string* Tenant::token_ = nullptr;
 
+// simplekvm's older /vm/ui/ is ctrl_url.
+TEST_F(Tenant, TheOlderUiRouteMakesALinkAsCtrlUrlDoes) {
+    const std::string uuid = create_vm();
+    auto r = admin("GET", "/vm/ui/t1/" + uuid + "?epoch=" + std::to_string(in(3600)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["url"], std::string("http://") + kCtrlSrv + "/guest.html");
+    EXPECT_FALSE(r.json().value("token", "").empty());
+}
+
 TEST_F(Tenant, CtrlUrlGivesTheTenantPageUrlAndASignedToken) {
     const std::string uuid = create_vm();
     const std::int64_t epoch = in(3600);

@@ -277,13 +277,15 @@ TEST_F(Devices, ABlankDiskIsDetachedWithItsVolume) {
 TEST_F(Devices, ANewDiskTakesTheLetterAfterTheLastOneUsedAsInSimplekvm) {
     const std::string uuid = create("letters");  // vda is the guest's own disk
     ASSERT_EQ(attach(uuid, "disk.file", {{"size", 1}})["dev"], "vdb");
-    ASSERT_EQ(attach(uuid, "disk.file", {{"size", 1}})["dev"], "vdc");
+    ASSERT_EQ(attach(uuid, "disk.file", {{"size", "1G"}})["dev"], "vdc") << "simplekvm's older size form";
     ASSERT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb").status, 200);
     json r = attach(uuid, "disk.file", {{"size", 1}});
     EXPECT_EQ(r["dev"], "vdd") << r.dump();
     EXPECT_EQ(r["uuid"], uuid) << "simplekvm's UI makes it the current VM";
-    for (const char* dev : {"vdc", "vdd"})
-        EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=" + dev).status, 200);
+    EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdc").status, 200);
+    auto older = post("/vm/detach_device/kvm1/" + uuid + "/vdd");  // simplekvm's older path form
+    EXPECT_EQ(older.status, 200) << older.body;
+    EXPECT_EQ(virsh({"domblklist", uuid}).output.find("vdd"), std::string::npos);
 }
 
 TEST_F(Devices, BadRequestsAreRefusedBeforeAnythingIsMade) {
@@ -404,6 +406,10 @@ TEST_F(Devices, ACdromOfAStoppedVmGetsTheCidataIso) {
 
     EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":"nosuch"})").status, 404);
     EXPECT_EQ(post("/vm/cdrom/kvm1/" + uuid + "?dev=vda", R"({"isoname":""})").status, 400) << "vda is a disk";
+    // simplekvm's older path form, the device in the path (the body's `dev` is not read).
+    auto older = post("/vm/cdrom/kvm1/" + uuid + "/hda", R"({"dev":"sda","isoname":""})");
+    EXPECT_EQ(older.status, 200) << older.body;
+    EXPECT_EQ(older.json()["dev"], "hda") << older.body;
 }
 
 TEST_F(Devices, AClientThatDisconnectsMidUploadLeavesNoVolume) {
