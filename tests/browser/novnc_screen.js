@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Opens a noVNC console page (the `display` URL kvmhub answers) in headless Chromium,
+// Opens a noVNC console page (the `page` URL kvmhub's display route answers) in headless Chromium,
 // waits for the canvas, saves a screenshot and checks the guest's screen is not blank:
 // the canvas must hold more than one colour. Usage: novnc_screen.js PAGE_URL SCREENSHOT.png
 'use strict';
