@@ -32,37 +32,42 @@ Reply host_put(ApiContext& ctx, Request& req) {
     auto name = ctx.catalog.put_host(*body);
     const std::string target = string_or_empty(*body, "name");
     if (!name) return audited(ctx, req, "host.put", target, tl::unexpected(name.error()));
-    return audited(ctx, req, "host.put", *name, {}, {{"name", *name}});
+    return audited(ctx, req, "host.put", *name, {}, {{"desc", "saved host " + *name}, {"name", *name}});
 }
 
 Reply host_delete(ApiContext& ctx, Request& req) {
     const std::string name = *req.query_param("name");  // required by the route's input
     Status deleted = ctx.catalog.delete_host(name);
     if (deleted) ctx.vms.forget_host(name);
-    return audited(ctx, req, "host.delete", name, deleted);
+    return audited(ctx, req, "host.delete", name, deleted, {{"desc", "deleted host " + name}, {"name", name}});
 }
 
 Reply gold_put(ApiContext& ctx, Request& req) {
     auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
     if (!body) return Reply::error(body.error());
-    const std::string target = string_or_empty(*body, "arch") + "/" + string_or_empty(*body, "name");
-    return audited(ctx, req, "gold.put", target, ctx.catalog.put_gold(*body));
+    const std::string name = string_or_empty(*body, "name"), arch = string_or_empty(*body, "arch");
+    return audited(ctx, req, "gold.put", arch + "/" + name, ctx.catalog.put_gold(*body),
+                   {{"desc", "saved gold image " + name + " (" + arch + ")"}, {"name", name}, {"arch", arch}});
 }
 
 Reply gold_delete(ApiContext& ctx, Request& req) {
     const std::string name = *req.query_param("name"), arch = *req.query_param("arch");  // required
-    return audited(ctx, req, "gold.delete", arch + "/" + name, ctx.catalog.delete_gold(name, arch));
+    return audited(ctx, req, "gold.delete", arch + "/" + name, ctx.catalog.delete_gold(name, arch),
+                   {{"desc", "deleted gold image " + name + " (" + arch + ")"}, {"name", name}, {"arch", arch}});
 }
 
 Reply iso_put(ApiContext& ctx, Request& req) {
     auto body = parse_json_object(req.body, ctx.config.http.json_depth_limit);
     if (!body) return Reply::error(body.error());
-    return audited(ctx, req, "iso.put", string_or_empty(*body, "name"), ctx.catalog.put_iso(*body));
+    const std::string name = string_or_empty(*body, "name");
+    return audited(ctx, req, "iso.put", name, ctx.catalog.put_iso(*body),
+                   {{"desc", "saved ISO " + name}, {"name", name}});
 }
 
 Reply iso_delete(ApiContext& ctx, Request& req) {
     const std::string name = *req.query_param("name");  // required by the route's input
-    return audited(ctx, req, "iso.delete", name, ctx.catalog.delete_iso(name));
+    return audited(ctx, req, "iso.delete", name, ctx.catalog.delete_iso(name),
+                   {{"desc", "deleted ISO " + name}, {"name", name}});
 }
 
 // How the host's libvirt calls went lately: a host that answers, but slowly, shows here, and

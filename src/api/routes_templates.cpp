@@ -105,7 +105,11 @@ Reply restore(ApiContext& ctx, Request& req) {
     auto report = catalog::restore_backup(ctx.store, backup_spec(ctx), file->data, replace && *replace == "true");
     if (!report) return audited(ctx, req, "restore", file->filename, tl::unexpected(report.error()));
     return audited(ctx, req, "restore", file->filename, {},
-                   {{"total", report->total}, {"apply", report->apply}, {"skip", report->skip}});
+                   {{"desc", fmt::format("restored {} of the {} members of {} ({} skipped)", report->apply,
+                                         report->total, file->filename, report->skip.size())},
+                    {"total", report->total},
+                    {"apply", report->apply},
+                    {"skip", report->skip}});
 }
 
 Reply audit_list(ApiContext& ctx, Request& req) {

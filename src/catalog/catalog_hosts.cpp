@@ -126,7 +126,8 @@ Result<std::string> Catalog::put_host(const nlohmann::json& body) {
     txn.ops.push_back(store::Op::erase_prefix(kDevices + name + "/"));
     for (const auto& [key, value] : body.items()) {
         if (kHostFields.count(key)) continue;
-        if (!value.is_string() || (value != "on" && value != "off" && value != ""))
+        // "n/a": simplekvm's host form, for an unticked device box.
+        if (!value.is_string() || (value != "on" && value != "off" && value != "n/a" && value != ""))
             return fail(Errc::BadInput, key,
                         fmt::format("unknown field '{}': a host has name, tpl, url, arch, ipaddr, sshport, sshuser, "
                                     "pool, pool_path, meta_iso, console_tunnel and \"<device template>\":\"on\" flags",

@@ -147,7 +147,8 @@ Status check_body_json(const Input& input, std::string_view body, int json_depth
         }
         if (auto ok = check_json(f, *it); !ok) return ok;
     }
-    Field extra = input.body_extras == Extras::Flags ? one_of("", {"on", "off"}) : value("");
+    // simplekvm's host form sends "n/a" for every unticked device box.
+    Field extra = input.body_extras == Extras::Flags ? one_of("", {"on", "off", "n/a"}) : value("");
     for (const auto& [key, v] : doc.items()) {
         if (input.find(Where::Body, key)) continue;
         switch (input.body_extras) {
@@ -174,7 +175,7 @@ Status check_body_json(const Input& input, std::string_view body, int json_depth
             if (input.body_extras == Extras::Flags)
                 return fail(Errc::BadInput, key,
                             fmt::format("unknown field '{}': not a field of this request, nor a device template "
-                                        "flag (\"on\", \"off\" or \"\")",
+                                        "flag (\"on\", \"off\", \"n/a\" or \"\")",
                                         key));
             return ok;
         }

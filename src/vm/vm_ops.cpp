@@ -339,7 +339,9 @@ Result<nlohmann::json> VmService::net_stats(const std::string& host, const std::
     if (!ref) return tl::unexpected(ref.error());
     auto stats = hypervisor_.net_stats(*ref, uuid, mac);
     if (!stats) return tl::unexpected(stats.error());
-    return nlohmann::json{{"rx", stats->first}, {"tx", stats->second}};
+    // simplekvm's UI reads stats.rx and stats.tx; the flat copies are kvmhub's older shape.
+    return nlohmann::json{
+        {"stats", {{"rx", stats->first}, {"tx", stats->second}}}, {"rx", stats->first}, {"tx", stats->second}};
 }
 
 Result<nlohmann::json> VmService::addresses(const std::string& host, const std::string& uuid) {

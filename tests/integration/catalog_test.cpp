@@ -95,6 +95,36 @@ TEST_F(Catalog, SshPublicKeyIsAnEd25519Line) {
 
 // ---- hosts ----
 
+// What simplekvm's admin UI sends and reads: its host form sends "n/a" for every unticked
+// device box; the host's reply has desc and name; netstat answers stats.rx and stats.tx.
+TEST_F(Catalog, SimplekvmsHostFormAndTheFieldsItsUiReads) {
+    json body = host("h-form");
+    body["disk.file"] = "on";
+    body["net.user"] = "n/a";
+    auto r = post("/conf/host/", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["name"], "h-form");
+    EXPECT_TRUE(r.json()["desc"].is_string()) << r.body;
+    auto devices = call("GET", "/tpl/device/h-form").json()["device"];
+    ASSERT_EQ(devices.size(), 1u) << devices.dump();
+    EXPECT_EQ(devices[0]["name"], "disk.file") << "n/a enables nothing";
+    body["net.user"] = "maybe";
+    EXPECT_EQ(post("/conf/host/", body).status, 400);
+    // test:///default's own running domain "test" has the NIC aa:bb:cc:dd:ee:ff.
+    std::string uuid;
+    const json list = call("GET", "/vm/list/h-form").json();
+    for (const auto& g : list["guest"])
+        if (g["name"] == "test") uuid = g["uuid"];
+    ASSERT_FALSE(uuid.empty()) << list.dump();
+    auto stats = call("GET", "/vm/netstat/h-form/" + uuid + "?dev=aa:bb:cc:dd:ee:ff");
+    ASSERT_EQ(stats.status, 200) << stats.body;
+    EXPECT_TRUE(stats.json()["stats"]["rx"].is_number()) << stats.body;
+    EXPECT_TRUE(stats.json()["stats"]["tx"].is_number()) << stats.body;
+    EXPECT_EQ(stats.json()["dev"], "aa:bb:cc:dd:ee:ff");
+    EXPECT_EQ(stats.json()["uuid"], uuid);
+    ASSERT_EQ(call("DELETE", "/conf/host/?name=h-form").status, 200);
+}
+
 TEST_F(Catalog, HostIsAddedWithItsDevicesAndListedWithVariables) {
     json body = host("h-add");
     body["disk.file"] = "on";
@@ -276,6 +306,9 @@ TEST_F(Catalog, GoldOnTheImageServerIsCheckedBySizeAndListed) {
                                   {"size", "2"},
                                   {"desc", "Debian 12"}});
     ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.json()["desc"].is_string()) << r.body;  // what simplekvm's UI reads
+    EXPECT_EQ(r.json()["name"], "debian12");
+    EXPECT_EQ(r.json()["arch"], "x86_64");
     EXPECT_GE(images_->hits("/gold/debian12.qcow2"), 1) << "the uri must be checked on GOLD_SRV";
     auto listed = call("GET", "/tpl/gold/x86_64").json();
     EXPECT_EQ(listed["server"], images_->host_port());
@@ -430,6 +463,7 @@ TEST(CatalogBackup, BackupWipeRestoreReproducesEveryRecord) {
     auto report = restored.json();
     EXPECT_EQ(report["total"], report["apply"]);
     EXPECT_TRUE(report["skip"].empty()) << report.dump();
+    EXPECT_TRUE(report["desc"].is_string()) << "simplekvm's UI shows desc after each action: " << report.dump();
     EXPECT_EQ(call("GET", "/conf/template/meta/meta-data").body, edited);
     EXPECT_EQ(call("GET", "/tpl/host/").json(), before_hosts);
     EXPECT_EQ(call("GET", "/tpl/device/").json(), before_devices);
