@@ -40,12 +40,12 @@ inline constexpr std::string_view kHostKeysPrefix = "/ssh/hostkeys/";
 // url (the default): qemu on the host reads http://<META_SRV>/<uuid>/cidata.iso itself.
 // pool: kvmhub uploads the ISO as a volume into the host's storage pool (hosts that cannot
 // reach META_SRV), and uploads it again on every re-render.
+inline constexpr std::string_view kMetaIsoUrl = "url";
+inline constexpr std::string_view kMetaIsoPool = "pool";
+
 // The variables a VM's meta templates read through `vm_nics`, the per-NIC list the server
 // builds from them (cloudinit::nic_configs): listed, and counted as read, in their place.
 inline constexpr std::string_view kNicVariables[] = {"vm_ipaddr", "vm_gateway", "vm_dns", "vm_interface"};
-
-inline constexpr std::string_view kMetaIsoUrl = "url";
-inline constexpr std::string_view kMetaIsoPool = "pool";
 
 // Action is not a template language: it is the bash script run before a device is attached
 // (simplekvm's `<device>.action`), named like the device template it belongs to.

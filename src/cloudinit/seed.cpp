@@ -199,7 +199,7 @@ Status check_seed_mode(const nlohmann::json& context) {
     if (!static_address) return {};
     return fail(Errc::BadInput, "vm_ipaddr",
                 "a static address needs vm_meta_enum=ISO: in NOCLOUD mode cloud-init 22.4 fetches no "
-                "network-config and brings up a meta-data address only after a reboot");
+                "network-config and does not bring up a meta-data address on the first boot");
 }
 
 nlohmann::json nic_configs(const nlohmann::json& context, const std::vector<std::string>& macs) {
