@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libexpected-dev libcurl4-openssl-dev libvirt-dev libssh-dev
   libpugixml-dev
+  # directory logins (src/auth/directory.cpp)
+  libldap-dev
   # cloud-init cidata ISOs built in memory (src/cloudinit/iso.cpp)
   libisofs-dev
   # tests and benchmarks
@@ -36,6 +38,9 @@ packages=(
   openssh-server
   # the real Debian 12 cloud image of the real-guest tests (scripts/cloud-image.sh)
   mmdebstrap fdisk e2fsprogs
+  # tests of directory logins: a real slapd on loopback with its own config (never the
+  # system one: the install below keeps its init script from starting it)
+  slapd
   # fuzzing (make fuzz)
   clang-14 libclang-rt-14-dev
 )
@@ -77,6 +82,17 @@ echo "deps: installing ${missing[*]}"
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
+# No package may start its service while installing (slapd's and nginx's postinst would, on a
+# machine without systemd): policy-rc.d's 101 says "not allowed", for this install only.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  own_policy=1
+fi
+drop_policy() { if [ "$own_policy" = 1 ]; then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
+trap drop_policy EXIT
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 

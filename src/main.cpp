@@ -18,6 +18,7 @@
 
 #include "api/routes.hpp"
 #include "auth/audit.hpp"
+#include "auth/directory.hpp"
 #include "auth/jwt.hpp"
 #include "auth/links.hpp"
 #include "auth/secrets.hpp"
@@ -64,6 +65,7 @@ struct Services {
     Metrics metrics;
     std::unique_ptr<store::Store> store;
     std::unique_ptr<auth::UserService> users;
+    std::unique_ptr<auth::Directory> directory;
     std::unique_ptr<auth::TokenSigner> tokens;
     std::unique_ptr<auth::SessionService> sessions;
     std::unique_ptr<auth::LoginThrottle> throttle;
@@ -101,6 +103,7 @@ struct Services {
         auto secret = auth::load_or_create_secret(*store, auth::kJwtSecretKey, auth::kJwtSecretBytes);
         if (!secret) return tl::unexpected(secret.error());
         users = std::make_unique<auth::UserService>(*store, clock);
+        directory = std::make_unique<auth::Directory>(config.ldap);
         tokens = std::make_unique<auth::TokenSigner>(*secret, clock);
         sessions = std::make_unique<auth::SessionService>(*store, clock, config.auth.session_lifetime);
         const auto& a = config.auth;
@@ -163,8 +166,8 @@ struct Services {
     }
 
     api::ApiContext context() {
-        return api::ApiContext{config, clock,    *store, metrics, *users, *tokens, *sessions, *throttle,
-                               *audit, *catalog, *vms,   *seeds,  *tasks, *links,  *consoles};
+        return api::ApiContext{config,    clock,  *store,   metrics, *users, *directory, *tokens, *sessions,
+                               *throttle, *audit, *catalog, *vms,    *seeds, *tasks,     *links,  *consoles};
     }
 };
 

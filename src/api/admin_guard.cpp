@@ -1,5 +1,6 @@
 #include "api/admin_guard.hpp"
 
+#include "auth/directory.hpp"
 #include "auth/jwt.hpp"
 #include "auth/sessions.hpp"
 
@@ -67,8 +68,13 @@ Result<std::string> AdminGuard::check(const http::Route& route, const http::Requ
     auto claims = request_claims(tokens_, request);
     if (!claims) return tl::unexpected(claims.error());
     // The one store read per admin request: the session record, by its primary key.
-    if (auto session = sessions_.check(claims->username, claims->session); !session)
-        return tl::unexpected(session.error());
+    auto session = sessions_.check(claims->username, claims->session);
+    if (!session) return tl::unexpected(session.error());
+    // A directory user blocked (or no longer allowed) since the login: refused from the next
+    // request on, as the daemon restarted with the new lists.
+    if (session->source == auth::kDirectorySource)
+        if (auto permitted = directory_.permits(session->user); !permitted)
+            return fail(Errc::Unauthorized, "session", permitted.error().desc);
     const bool cookie_only = request.header("authorization") == nullptr;
     if (cookie_only && (route.effect != http::Effect::Reads || route.websocket)) {
         if (auto proof = same_origin_proof(request, expected_origin(request, public_origin_), route.websocket); !proof)

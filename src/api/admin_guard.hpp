@@ -23,6 +23,7 @@
 namespace kvmhub::auth {
 class TokenSigner;
 class SessionService;
+class Directory;
 struct TokenClaims;
 }  // namespace kvmhub::auth
 
@@ -30,13 +31,15 @@ namespace kvmhub::api {
 
 class AdminGuard final : public http::AccessGuard {
 public:
-    AdminGuard(const auth::TokenSigner& tokens, const auth::SessionService& sessions, std::string public_origin)
-        : tokens_(tokens), sessions_(sessions), public_origin_(std::move(public_origin)) {}
+    AdminGuard(const auth::TokenSigner& tokens, const auth::SessionService& sessions, const auth::Directory& directory,
+               std::string public_origin)
+        : tokens_(tokens), sessions_(sessions), directory_(directory), public_origin_(std::move(public_origin)) {}
     Result<std::string> check(const http::Route& route, const http::Request& request) const override;
 
 private:
     const auth::TokenSigner& tokens_;
     const auth::SessionService& sessions_;
+    const auth::Directory& directory_;
     std::string public_origin_;
 };
 

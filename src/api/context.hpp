@@ -10,6 +10,7 @@
 
 namespace kvmhub::auth {
 class UserService;
+class Directory;
 class TokenSigner;
 class SessionService;
 class LoginThrottle;
@@ -42,6 +43,7 @@ struct ApiContext {
     store::Store& store;
     Metrics& metrics;
     auth::UserService& users;
+    const auth::Directory& directory;
     auth::TokenSigner& tokens;
     auth::SessionService& sessions;
     auth::LoginThrottle& throttle;

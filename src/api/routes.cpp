@@ -30,8 +30,8 @@ http::Reply audit_reply(ApiContext& ctx, const http::Request& request, const std
 }
 
 Status build_router(http::Router& router, ApiContext& ctx) {
-    router.set_guard(http::Access::Admin,
-                     std::make_shared<AdminGuard>(ctx.tokens, ctx.sessions, ctx.config.http.public_origin));
+    router.set_guard(http::Access::Admin, std::make_shared<AdminGuard>(ctx.tokens, ctx.sessions, ctx.directory,
+                                                                       ctx.config.http.public_origin));
     router.set_guard(http::Access::Tenant, std::make_shared<TenantGuard>(ctx.links));
     router.set_json_depth_limit(ctx.config.http.json_depth_limit);
     // A refused change is audited like one a service refused: who tried what, and why not.

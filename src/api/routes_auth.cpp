@@ -7,6 +7,7 @@
 #include "api/admin_guard.hpp"
 #include "api/json_body.hpp"
 #include "api/routes.hpp"
+#include "auth/directory.hpp"
 #include "auth/jwt.hpp"
 #include "auth/sessions.hpp"
 #include "auth/throttle.hpp"
@@ -21,10 +22,12 @@ std::string token_cookie(const std::string& token, std::int64_t max_age, bool se
                        secure ? "; Secure" : "");
 }
 
+// As simplekvm: `expires` is the token's lifetime in seconds (its UI sets the cookie's max-age
+// and its countdown from it); `expires_at` is the same end as a Unix time.
 Reply token_reply(const auth::IssuedToken& issued, std::int64_t now, bool secure) {
-    Reply reply = Reply::ok({{"token", issued.token}, {"expires", issued.expires}});
-    reply.headers.emplace_back("Set-Cookie",
-                               token_cookie(issued.token, std::max<std::int64_t>(issued.expires - now, 0), secure));
+    const std::int64_t lifetime = std::max<std::int64_t>(issued.expires - now, 0);
+    Reply reply = Reply::ok({{"token", issued.token}, {"expires", lifetime}, {"expires_at", issued.expires}});
+    reply.headers.emplace_back("Set-Cookie", token_cookie(issued.token, lifetime, secure));
     return reply;
 }
 
@@ -43,7 +46,7 @@ Reply login(ApiContext& ctx, Request& req) {
                                    std::to_string(ctx.throttle.retry_after_seconds(*username, req.client_ip)));
         return reply;
     }
-    auto session = ctx.users.sign_in(*username, *password, ctx.sessions, req.client_ip);
+    auto session = auth::sign_in(ctx.users, ctx.directory, ctx.sessions, *username, *password, req.client_ip);
     if (!session) {
         if (session.error().code == Errc::Unauthorized) ctx.throttle.record_failure(*username, req.client_ip);
         log::get("auth")->warn("login failed req={} user={} ip={}", req.request_id, *username, req.client_ip);
@@ -61,7 +64,7 @@ Reply login(ApiContext& ctx, Request& req) {
     return token_reply(*issued, now, req.tls);
 }
 
-// simplekvm's shape ({"result","token","expires"} and the cookie), but the new token ends at the
+// simplekvm's shape ({"result","token","expires"} and the cookie, plus "expires_at"), but the new token ends at the
 // earlier of now + token_ttl and the session's absolute end; a session past its end is refused.
 Reply refresh(ApiContext& ctx, Request& req) {
     // The guard has checked the token and its session already; read it again for the claims.

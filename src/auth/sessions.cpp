@@ -45,6 +45,7 @@ std::optional<Session> parse(std::string_view value) {
     get_int(j, "refreshed", s.refreshed);
     get_int(j, "refreshes", s.refreshes);
     if (auto ip = j.find("ip"); ip != j.end() && ip->is_string()) s.ip = ip->get<std::string>();
+    if (auto source = j.find("source"); source != j.end() && source->is_string()) s.source = source->get<std::string>();
     return s;
 }
 
@@ -60,7 +61,7 @@ std::optional<Session> parse_logged(const store::KeyValue& kv) {
 json Session::to_json() const {
     return {{"id", id},     {"user", user},           {"created", created},
             {"ends", ends}, {"refreshed", refreshed}, {"refreshes", refreshes},
-            {"ip", ip}};
+            {"ip", ip},     {"source", source}};
 }
 
 Status validate_session_id(std::string_view sid) {
@@ -82,13 +83,14 @@ std::string session_key(std::string_view user, std::string_view sid) {
 SessionService::SessionService(store::Store& store, const Clock& clock, std::chrono::seconds lifetime)
     : store_(store), clock_(clock), lifetime_(lifetime) {}
 
-Session SessionService::make(const std::string& user, const std::string& ip) const {
+Session SessionService::make(const std::string& user, const std::string& ip, std::string_view source) const {
     Session s;
     s.id = random_bytes_b64(kSidBytes);
     s.user = user;
     s.created = clock_.now_seconds();
     s.ends = s.created + lifetime_.count();
     s.ip = ip;
+    s.source = source;
     return s;
 }
 
@@ -96,8 +98,8 @@ store::Op SessionService::put_op(const Session& session) const {
     return store::Op::put(session_key(session.user, session.id), session.to_json().dump());
 }
 
-Result<Session> SessionService::start(const std::string& user, const std::string& ip) {
-    Session s = make(user, ip);
+Result<Session> SessionService::start(const std::string& user, const std::string& ip, std::string_view source) {
+    Session s = make(user, ip, source);
     auto op = put_op(s);
     // Create-only: a 128-bit random id does not collide, but never overwrite a session anyway.
     auto rev = store_.commit(store::Txn{{store::Compare{op.key, 0}}, {op}});

@@ -1,6 +1,7 @@
 // Admin sessions: every token names one (claim "sid"), and the session is a record in the store
 // at /sessions/<user>/<sid>:
-//   {"id","user","created","ends","refreshed","refreshes","ip"}   (times in Unix seconds)
+//   {"id","user","created","ends","refreshed","refreshes","ip","source"}   (times in Unix seconds;
+//   records without "source" are local logins)
 // `ends` is the absolute end (login + auth.session_lifetime); no refresh moves it. Ending a
 // session deletes its record. The admin guard reads the record by its key on every request (one
 // primary-key read, no cache), so a session ended by another process on the same store (the
@@ -32,6 +33,7 @@ struct Session {
     std::int64_t refreshed = 0;  // last /api/refresh, 0 = never
     std::int64_t refreshes = 0;
     std::string ip;  // the client address of the login
+    std::string source = "local";  // "local" (a user of the store) or "directory" (auth/directory.hpp)
 
     nlohmann::json to_json() const;
 };
@@ -53,11 +55,11 @@ public:
     std::chrono::seconds lifetime() const { return lifetime_; }
 
     // A new session record (random id from the CSPRNG, ends = now + lifetime), not yet stored.
-    Session make(const std::string& user, const std::string& ip) const;
+    Session make(const std::string& user, const std::string& ip, std::string_view source = "local") const;
     // The store operation that writes `session` (for a transaction of the caller's).
     store::Op put_op(const Session& session) const;
     // make() + put: for callers with nothing else to commit along with it.
-    Result<Session> start(const std::string& user, const std::string& ip);
+    Result<Session> start(const std::string& user, const std::string& ip, std::string_view source = "local");
 
     // The guard's check, one read by key: the live session, or Unauthorized (where="session")
     // when it does not exist (ended, user removed or disabled, password changed) or is past its end.

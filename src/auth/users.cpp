@@ -284,6 +284,13 @@ Result<Session> UserService::sign_in(std::string_view name, std::string_view pas
     return busy(user);
 }
 
+Result<bool> UserService::exists(std::string_view name) {
+    if (!validate_username(name)) return false;
+    auto kv = store_.get(user_key(name));
+    if (!kv) return tl::unexpected(kv.error());
+    return kv->has_value();
+}
+
 Result<bool> UserService::any_user() {
     auto users = store_.list(kUsersPrefix);
     if (!users) return tl::unexpected(users.error());

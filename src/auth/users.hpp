@@ -59,6 +59,8 @@ public:
     // (and only if the user was not changed meanwhile). Prunes ended session records first.
     Result<Session> sign_in(std::string_view name, std::string_view password, SessionService& sessions,
                             const std::string& ip);
+    // Whether a local user of that name exists (enabled or not); false for an invalid name.
+    Result<bool> exists(std::string_view name);
     Result<bool> any_user();
     // Sorted user names.
     Result<std::vector<std::string>> list();

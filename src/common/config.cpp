@@ -33,9 +33,10 @@ using config_detail::Scalar;
 constexpr std::array<Surface, 3> kSurfaces{Surface::Admin, Surface::Tenant, Surface::Metadata};
 constexpr std::array<std::string_view, 5> kListenerKeys{"name", "listen", "serves", "tls_cert", "tls_key"};
 // Keys that are not scalar fields: sections and the lists handled by FileReader.
-constexpr std::array<std::string_view, 11> kOtherKeys{
-    "http",    "store",    "auth",    "libvirt",     "tenant",  "metrics",
-    "console", "listener", "actions", "http.listen", "store.etcd_endpoints"};
+constexpr std::array<std::string_view, 14> kOtherKeys{"http",       "store",     "auth",        "libvirt",
+                                                      "tenant",     "metrics",   "console",     "ldap",
+                                                      "listener",   "actions",   "http.listen", "store.etcd_endpoints",
+                                                      "ldap.allow", "ldap.block"};
 
 const char* type_name(toml::node_type type) {
     switch (type) {
@@ -163,7 +164,7 @@ private:
             return config_detail::store_field(config_, *field, *value, key);
         }
         if (key == "http" || key == "store" || key == "auth" || key == "libvirt" || key == "tenant" ||
-            key == "console" || key == "metrics") {
+            key == "console" || key == "metrics" || key == "ldap") {
             const auto* table = node.as_table();
             if (table == nullptr) return wrong_type(key, "a table", node);
             return section(*table, key);
@@ -171,6 +172,8 @@ private:
         if (key == "listener") return listeners(node);
         if (key == "actions") return actions(node);
         if (key == "store.etcd_endpoints") return endpoints(node, key);
+        if (key == "ldap.allow") return user_names(node, key, config_.ldap.allow);
+        if (key == "ldap.block") return user_names(node, key, config_.ldap.block);
         if (key == "http.listen") {
             auto text = string_of(node, key);
             if (!text) return tl::unexpected(text.error());
@@ -304,6 +307,19 @@ private:
         return {};
     }
 
+    Status user_names(const toml::node& node, const std::string& key, std::vector<std::string>& out) {
+        const auto* array = node.as_array();
+        if (array == nullptr) return wrong_type(key, "an array of user names", node);
+        std::vector<std::string> list;
+        for (const toml::node& item : *array) {
+            auto text = string_of(item, key);
+            if (!text) return tl::unexpected(text.error());
+            list.push_back(std::move(*text));
+        }
+        out = std::move(list);
+        return {};
+    }
+
     Status actions(const toml::node& node) {
         const auto* table = node.as_table();
         if (table == nullptr) return wrong_type("actions", "a table", node);
@@ -368,6 +384,9 @@ Status finish(Config& config) {
                     fmt::format("must be at least auth.token_ttl ({} s), got {} s: a token never outlives its "
                                 "session",
                                 config.auth.token_ttl.count(), config.auth.session_lifetime.count()));
+    if (config.ldap.starttls && config.ldap.url.starts_with("ldaps://"))
+        return fail(Errc::BadInput, "ldap.starttls",
+                    "an ldaps:// directory is TLS from the start; StartTLS is for ldap:// URLs");
     if (config.store.backend == StoreBackend::Etcd && config.store.etcd_endpoints.empty())
         return fail(Errc::BadInput, "store.etcd_endpoints",
                     "the etcd backend needs at least one endpoint; set store.etcd_endpoints, KVMHUB_ETCD_ENDPOINTS "

@@ -49,6 +49,21 @@ struct AuthConfig {
     std::string initial_admin_password;  // KVMHUB_ADMIN_PASSWORD only (never read from a file)
 };
 
+// Directory logins (auth/directory.hpp): a simple bind as the user to an LDAP server. Off while
+// `url` is empty.
+struct LdapConfig {
+    std::string url;                       // ldap://host[:port] or ldaps://host[:port]
+    std::string base_dn;                   // appended to the user's RDN, e.g. "ou=people,dc=example,dc=org"
+    std::string uid_format = "uid={uid}";  // the user's RDN; {uid} is the login name
+    bool starttls = false;                 // ldap:// only: StartTLS before the bind, a failure refuses
+    std::string ca_file;                   // PEM CA certificates for ldaps and StartTLS ("": the system's)
+    std::chrono::seconds timeout{5};       // connect and each operation
+    // Who may log in through the directory: nobody in `block`; when `allow` is not empty, only
+    // those in it (simplekvm's JWT_BLOCKS and JWT_ALLOWS).
+    std::vector<std::string> allow;
+    std::vector<std::string> block;
+};
+
 struct HttpConfig {
     int io_threads = 0;      // 0 = number of cores
     int worker_threads = 0;  // blocking handler pool; 0 = max(4, 2 x cores)
@@ -106,6 +121,7 @@ struct Config {
     std::vector<ListenerConfig> listeners{ListenerConfig{}};
     StoreConfig store;
     AuthConfig auth;
+    LdapConfig ldap;
     HttpConfig http;
     LibvirtConfig libvirt;
     TenantConfig tenant;

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace kvmhub::config_detail {
 namespace {
 
 // Variables that are not a plain scalar field of the schema.
-constexpr std::array<std::string_view, 3> kSpecialNames{"KVMHUB_LISTEN", "KVMHUB_ETCD_ENDPOINTS",
-                                                        "KVMHUB_ADMIN_PASSWORD"};
+constexpr std::array<std::string_view, 5> kSpecialNames{
+    "KVMHUB_LISTEN", "KVMHUB_ETCD_ENDPOINTS", "KVMHUB_ADMIN_PASSWORD", "KVMHUB_LDAP_ALLOW", "KVMHUB_LDAP_BLOCK"};
 // Set for the test suite to rewrite golden files (style.md, rule 20); a daemon started by those
 // tests inherits it and must still start.
 constexpr std::string_view kTolerated = "KVMHUB_REGENERATE";
@@ -82,18 +83,23 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(first, s.find_last_not_of(" \t") - first + 1));
 }
 
+// "a, b,c" -> {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> split_commas(std::string_view rest) {
+    std::vector<std::string> items;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string item = trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (!item.empty()) items.push_back(std::move(item));
+    }
+    return items;
+}
+
 Status apply_etcd_endpoints(Config& config, const Environment& env) {
     if (const auto found = lookup(env, "KVMHUB_ETCD_ENDPOINTS", "")) {
-        std::vector<std::string> endpoints;
-        std::string_view rest = found->value;
-        while (!rest.empty()) {
-            const auto comma = rest.find(',');
-            std::string item = trim(rest.substr(0, comma));
-            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-            if (item.empty()) continue;
+        std::vector<std::string> endpoints = split_commas(found->value);
+        for (const std::string& item : endpoints)
             if (auto ok = check_etcd_endpoint(item, found->name); !ok) return ok;
-            endpoints.push_back(std::move(item));
-        }
         config.store.etcd_endpoints = std::move(endpoints);
         return {};
     }
@@ -119,6 +125,38 @@ Status apply_etcd_endpoints(Config& config, const Environment& env) {
     return {};
 }
 
+// simplekvm's JWT_ALLOWS and JWT_BLOCKS are JSON lists of names; a comma-separated list is
+// taken too.
+Result<std::optional<std::vector<std::string>>> user_list(const Environment& env, std::string_view name,
+                                                          std::string_view alias) {
+    const auto found = lookup(env, name, alias);
+    if (!found) return std::nullopt;
+    if (trim(found->value).starts_with('[')) {
+        const auto parsed = nlohmann::json::parse(found->value, nullptr, false);
+        std::vector<std::string> names;
+        const bool ok = parsed.is_array() && std::all_of(parsed.begin(), parsed.end(), [&](const auto& item) {
+                            if (!item.is_string()) return false;
+                            names.push_back(item.template get<std::string>());
+                            return true;
+                        });
+        if (!ok)
+            return fail(Errc::BadInput, found->name,
+                        R"(expected a JSON list of user names, e.g. ["alice","bob"], or alice,bob)");
+        return names;
+    }
+    return split_commas(found->value);
+}
+
+Status apply_ldap_lists(Config& config, const Environment& env) {
+    auto allow = user_list(env, "KVMHUB_LDAP_ALLOW", "JWT_ALLOWS");
+    if (!allow) return tl::unexpected(allow.error());
+    if (*allow) config.ldap.allow = std::move(**allow);
+    auto block = user_list(env, "KVMHUB_LDAP_BLOCK", "JWT_BLOCKS");
+    if (!block) return tl::unexpected(block.error());
+    if (*block) config.ldap.block = std::move(**block);
+    return {};
+}
+
 }  // namespace
 
 Status apply_environment(Config& config, const Environment& env, LoadState& state) {
@@ -135,6 +173,7 @@ Status apply_environment(Config& config, const Environment& env, LoadState& stat
     if (lookup(env, "KVMHUB_ETCD_PREFIX", "ETCD_PREFIX") && !state.backend_explicit)
         config.store.backend = StoreBackend::Etcd;
     if (auto ok = apply_etcd_endpoints(config, env); !ok) return ok;
+    if (auto ok = apply_ldap_lists(config, env); !ok) return ok;
 
     if (const auto found = lookup(env, "KVMHUB_LISTEN", "")) {
         auto listener = parse_listen(found->value, found->name);

@@ -65,6 +65,25 @@ const char* check_host_port_required(std::string_view value) {
     return check_host_port(value);
 }
 
+// The directory's address: the scheme says whether the connection is TLS from the start.
+const char* check_ldap_url(std::string_view value) {
+    if (value.empty()) return nullptr;
+    const bool scheme = value.starts_with("ldap://") || value.starts_with("ldaps://");
+    const auto rest = value.substr(value.find("://") + 3);
+    if (!scheme || rest.empty() || rest.find_first_of(" \t,") != std::string_view::npos)
+        return "expected ldap://host[:port] or ldaps://host[:port], e.g. ldaps://ldap.example.com";
+    return nullptr;
+}
+
+// The user's RDN: exactly one {uid}, and an attribute=value form.
+const char* check_uid_format(std::string_view value) {
+    const auto at = value.find("{uid}");
+    if (at == std::string_view::npos || value.find("{uid}", at + 1) != std::string_view::npos ||
+        value.find('=') == std::string_view::npos || value.find('=') > at)
+        return "expected an RDN with one {uid}, e.g. uid={uid} or cn={uid}";
+    return nullptr;
+}
+
 constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
 constexpr std::array<std::string_view, 2> kBackends{"sqlite", "etcd"};
 
@@ -142,6 +161,18 @@ const std::array kFields{
     Field{.key = "store.sqlite_path", .set = assign<&Config::store, &StoreConfig::sqlite_path>},
     Field{.key = "store.etcd_prefix", .env = "KVMHUB_ETCD_PREFIX", .alias = "ETCD_PREFIX",
           .set = assign<&Config::store, &StoreConfig::etcd_prefix>},
+
+    Field{.key = "ldap.url", .env = "KVMHUB_LDAP_URL", .alias = "LDAP_SRV_URL", .check = check_ldap_url,
+          .set = assign<&Config::ldap, &LdapConfig::url>},
+    Field{.key = "ldap.base_dn", .env = "KVMHUB_LDAP_BASE_DN", .alias = "LDAP_BASE_DN",
+          .set = assign<&Config::ldap, &LdapConfig::base_dn>},
+    Field{.key = "ldap.uid_format", .env = "KVMHUB_LDAP_UID_FORMAT", .alias = "LDAP_UID_FMT",
+          .check = check_uid_format, .set = assign<&Config::ldap, &LdapConfig::uid_format>},
+    Field{.key = "ldap.starttls", .env = "KVMHUB_LDAP_STARTTLS", .kind = Kind::Bool,
+          .set = assign<&Config::ldap, &LdapConfig::starttls>},
+    Field{.key = "ldap.ca_file", .env = "KVMHUB_LDAP_CA_FILE", .set = assign<&Config::ldap, &LdapConfig::ca_file>},
+    Field{.key = "ldap.timeout", .env = "KVMHUB_LDAP_TIMEOUT", .kind = Kind::Int, .min = 1, .max = 120,
+          .unit = "seconds", .set = assign<&Config::ldap, &LdapConfig::timeout>},
 
     Field{.key = "auth.token_ttl", .env = "KVMHUB_TOKEN_TTL", .kind = Kind::Int, .min = 60, .max = kMaxSeconds,
           .unit = "seconds (1 minute to 30 days)", .set = assign<&Config::auth, &AuthConfig::token_ttl>},

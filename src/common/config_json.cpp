@@ -145,6 +145,11 @@ json config_to_json(const Config& c) {
         {"login_window", c.auth.login_window.count()},
         {"login_lockout", c.auth.login_lockout.count()},
     };
+    out["ldap"] = {
+        {"url", c.ldap.url},           {"base_dn", c.ldap.base_dn}, {"uid_format", c.ldap.uid_format},
+        {"starttls", c.ldap.starttls}, {"ca_file", c.ldap.ca_file}, {"timeout", c.ldap.timeout.count()},
+        {"allow", c.ldap.allow},       {"block", c.ldap.block},
+    };
     return out;
 }
 

@@ -23,7 +23,8 @@ TEST(Login, RightPasswordGivesATokenAndACookie) {
     auto j = r.json();
     EXPECT_EQ(j["result"], "OK");
     ASSERT_TRUE(j["token"].is_string());
-    EXPECT_GT(j["expires"].get<std::int64_t>(), std::time(nullptr));
+    EXPECT_NEAR(j["expires"].get<std::int64_t>(), 3600, 2) << "the lifetime in seconds, as simplekvm";
+    EXPECT_NEAR(j["expires_at"].get<std::int64_t>(), std::time(nullptr) + 3600, 2);
     auto cookie = r.header("set-cookie");
     EXPECT_NE(cookie.find("token=" + j["token"].get<std::string>()), std::string::npos) << cookie;
     EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);

@@ -295,7 +295,7 @@ TEST(Sessions, ASessionPastItsLifetimeCannotBeRefreshed) {
     const std::int64_t ends = std::time(nullptr) + 2;
     auto r = http_get(d.url() + "/api/refresh", bearer(token));
     ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_LE(r.json()["expires"].get<std::int64_t>(), ends) << "a refresh stops at the session's end";
+    EXPECT_LE(r.json()["expires_at"].get<std::int64_t>(), ends) << "a refresh stops at the session's end";
     const auto fresh = r.json()["token"].get<std::string>();
     EXPECT_EQ(sid_of(fresh), sid_of(token));
     std::this_thread::sleep_for(std::chrono::milliseconds(3100));
@@ -317,12 +317,12 @@ TEST(Sessions, RefreshNeverExtendsATokenPastTheSessionsEnd) {
     ASSERT_EQ(sessions.size(), 1u);
     const std::int64_t ends = sessions[0]["ends"];
     EXPECT_EQ(ends - sessions[0]["created"].get<std::int64_t>(), 60);
-    EXPECT_EQ(login.json()["expires"], ends);
+    EXPECT_EQ(login.json()["expires_at"], ends);
     for (int i = 1; i <= 3; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1100));
         auto r = http_post(d.url() + "/api/refresh", "", bearer(token));
         ASSERT_EQ(r.status, 200) << r.body;
-        EXPECT_EQ(r.json()["expires"], ends) << "refresh " << i;
+        EXPECT_EQ(r.json()["expires_at"], ends) << "refresh " << i;
         EXPECT_EQ(claims_of(r.json()["token"])["exp"], ends);
         const std::string set_cookie = r.header("set-cookie");
         const auto max_age = std::stoll(set_cookie.substr(set_cookie.find("Max-Age=") + 8));
@@ -345,9 +345,10 @@ TEST(Sessions, RefreshKeepsSimplekvmsShape) {
         auto j = r.json();
         std::set<std::string> keys;
         for (const auto& [k, v] : j.items()) keys.insert(k);
-        EXPECT_EQ(keys, (std::set<std::string>{"result", "token", "expires"})) << j.dump();
+        EXPECT_EQ(keys, (std::set<std::string>{"result", "token", "expires", "expires_at"})) << j.dump();
         EXPECT_EQ(j["result"], "OK");
-        EXPECT_GT(j["expires"].get<std::int64_t>(), std::time(nullptr));
+        EXPECT_NEAR(j["expires"].get<std::int64_t>(), 3600, 2) << "simplekvm's expires: the lifetime in seconds";
+        EXPECT_NEAR(j["expires_at"].get<std::int64_t>(), std::time(nullptr) + 3600, 2);
         const std::string fresh = j["token"];
         EXPECT_NE(fresh, token);
         EXPECT_EQ(sid_of(fresh), sid_of(token)) << "a refresh stays in its session";

@@ -42,7 +42,8 @@ TEST_F(SessionServiceTest, StartStoresTheRecordUnderTheUsersPrefix) {
                                  {"ends", kStart + 600},
                                  {"refreshed", 0},
                                  {"refreshes", 0},
-                                 {"ip", "192.0.2.7"}}));
+                                 {"ip", "192.0.2.7"},
+                                 {"source", "local"}}));
 }
 
 TEST_F(SessionServiceTest, IdsAreRandomAndDistinct) {

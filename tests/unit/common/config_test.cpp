@@ -420,6 +420,55 @@ TEST_F(ConfigTest, EtcdEndpointsVariableIsACommaListAndWinsOverEtcdSrv) {
     EXPECT_TRUE(FailsAt(load_env({{"KVMHUB_ETCD_ENDPOINTS", "a:2379"}}), "KVMHUB_ETCD_ENDPOINTS", "http://"));
 }
 
+TEST_F(ConfigTest, DirectorySettingsFromTheFileAndSimplekvmsNames) {
+    auto file = load(R"(
+[ldap]
+url = "ldaps://ldap.example:636"
+base_dn = "ou=people,dc=example"
+uid_format = "cn={uid}"
+ca_file = "/etc/ssl/ca.pem"
+timeout = 3
+allow = ["alice", "bob"]
+block = ["bob"]
+)");
+    ASSERT_TRUE(file) << error_of(file);
+    EXPECT_EQ(file->ldap.url, "ldaps://ldap.example:636");
+    EXPECT_EQ(file->ldap.base_dn, "ou=people,dc=example");
+    EXPECT_EQ(file->ldap.uid_format, "cn={uid}");
+    EXPECT_EQ(file->ldap.ca_file, "/etc/ssl/ca.pem");
+    EXPECT_EQ(file->ldap.timeout, std::chrono::seconds(3));
+    EXPECT_EQ(file->ldap.allow, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_EQ(file->ldap.block, std::vector<std::string>{"bob"});
+
+    auto env = load_env({{"LDAP_SRV_URL", "ldap://10.0.0.5:10389"},
+                         {"LDAP_BASE_DN", "dc=x"},
+                         {"LDAP_UID_FMT", "uid={uid}"},
+                         {"KVMHUB_LDAP_STARTTLS", "true"},
+                         {"JWT_ALLOWS", R"(["a", "b"])"},
+                         {"JWT_BLOCKS", "c, d"}});
+    ASSERT_TRUE(env) << error_of(env);
+    EXPECT_EQ(env->ldap.url, "ldap://10.0.0.5:10389");
+    EXPECT_EQ(env->ldap.base_dn, "dc=x");
+    EXPECT_TRUE(env->ldap.starttls);
+    EXPECT_EQ(env->ldap.allow, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(env->ldap.block, (std::vector<std::string>{"c", "d"}));
+    auto kvmhub_names = load_env({{"KVMHUB_LDAP_ALLOW", "x"}, {"JWT_ALLOWS", R"(["y"])"}});
+    ASSERT_TRUE(kvmhub_names) << error_of(kvmhub_names);
+    EXPECT_EQ(kvmhub_names->ldap.allow, std::vector<std::string>{"x"}) << "the KVMHUB_ name wins";
+
+    EXPECT_TRUE(FailsAt(load_env({{"LDAP_SRV_URL", "ldap.example"}}), "LDAP_SRV_URL", "ldap://"));
+    EXPECT_TRUE(FailsAt(load_env({{"LDAP_UID_FMT", "uid"}}), "LDAP_UID_FMT", "{uid}"));
+    EXPECT_TRUE(FailsAt(load_env({{"LDAP_UID_FMT", "uid={uid}+cn={uid}"}}), "LDAP_UID_FMT", "one {uid}"));
+    EXPECT_TRUE(FailsAt(load_env({{"JWT_BLOCKS", R"(["a", 1])"}}), "JWT_BLOCKS", "JSON list"));
+    EXPECT_TRUE(FailsAt(load(R"([ldap]
+allow = "alice")"),
+                        "ldap.allow", "array"));
+    EXPECT_TRUE(FailsAt(load(R"([ldap]
+url = "ldaps://x"
+starttls = true)"),
+                        "ldap.starttls", "ldap://"));
+}
+
 TEST_F(ConfigTest, ActVariablesAreCollectedAndOverrideFileValuesPerKey) {
     auto c = load("[actions]\nACT_TMOUT = \"5\"\nACT_POOL = \"default\"\n",
                   {{"ACT_TMOUT", "30"}, {"ACT_EMPTY", ""}, {"ACTX", "no"}, {"PATH", "/bin"}});
