@@ -1,13 +1,17 @@
 // The NoCloud metadata service (metadata surface, no authentication: guests fetch it at
 // boot): /<uuid>/meta-data, user-data, vendor-data and network-config, as rendered for the
 // VM, and /<uuid>/cidata.iso built from them on request (with an ETag, and byte ranges for
-// qemu's HTTP CD-ROM). Nothing else of kvmhub is reachable through these routes.
-#include <charconv>
+// qemu's HTTP CD-ROM); /gold/<file> and /iso/<file>, the files of gold_dir and iso_dir, for the
+// hosts (with ranges, so a download resumes). Nothing else of kvmhub is reachable here.
+#include <algorithm>
+#include <filesystem>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "api/routes.hpp"
 #include "cloudinit/seed.hpp"
+#include "http/file_reply.hpp"
 
 namespace kvmhub::api {
 namespace {
@@ -25,48 +29,42 @@ Reply seed_file(ApiContext& ctx, Request& req, const std::string& name) {
     return Reply::error(Error{Errc::NotFound, "uuid", fmt::format("no {} for VM {}", name, uuid)});
 }
 
-// A decimal number that is the whole of `text`.
-bool parse_offset(std::string_view text, std::uint64_t& out) {
-    if (text.empty()) return false;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
+// Sets `reply`'s body to `whole` (200), or to the one byte range a Range header asks for: 206,
+// or 416 when it lies outside (http::parse_range). Only the bytes sent are copied.
+void set_ranged_body(Reply& reply, std::string_view whole, const std::string* header) {
+    const http::RangeAnswer range = header ? http::parse_range(*header, whole.size()) : http::WholeFile{};
+    if (std::holds_alternative<http::Unsatisfiable>(range)) {
+        reply.status = 416;
+        reply.headers.emplace_back("Content-Range", fmt::format("bytes */{}", whole.size()));
+        return;
+    }
+    if (const auto* bytes = std::get_if<http::ByteRange>(&range)) {
+        reply.status = 206;
+        reply.headers.emplace_back("Content-Range",
+                                   fmt::format("bytes {}-{}/{}", bytes->first, bytes->last, whole.size()));
+        reply.body.assign(whole.substr(bytes->first, bytes->last - bytes->first + 1));
+        return;
+    }
+    reply.body.assign(whole);
 }
 
-// Sets `reply`'s body to `whole` (200), or to the one byte range a Range header asks for: 206,
-// or 416 when it lies outside. A header this does not understand (another unit, several
-// ranges) gets the whole body, as RFC 9110 allows. Only the bytes sent are copied.
-void set_ranged_body(Reply& reply, std::string_view whole, const std::string* header) {
-    reply.body.clear();
-    std::string_view range = header ? std::string_view(*header) : std::string_view();
-    const std::uint64_t size = whole.size();
-    std::uint64_t first = 0;
-    std::uint64_t last = size == 0 ? 0 : size - 1;
-    bool ranged = range.starts_with("bytes=") && range.find(',') == std::string_view::npos;
-    if (ranged) range.remove_prefix(6);
-    const auto dash = range.find('-');
-    ranged = ranged && dash != std::string_view::npos;
-    if (ranged && dash == 0) {  // the last N bytes
-        std::uint64_t suffix = 0;
-        ranged = parse_offset(range.substr(1), suffix);
-        first = suffix >= size ? 0 : size - suffix;
-        if (suffix == 0) first = size;
-    } else if (ranged) {
-        ranged = parse_offset(range.substr(0, dash), first) &&
-                 (dash + 1 == range.size() || parse_offset(range.substr(dash + 1), last));
-        if (last >= size) last = size == 0 ? 0 : size - 1;
-    }
-    if (!ranged) {
-        reply.body.assign(whole);
-        return;
-    }
-    if (first >= size || first > last) {
-        reply.status = 416;
-        reply.headers.emplace_back("Content-Range", fmt::format("bytes */{}", size));
-        return;
-    }
-    reply.status = 206;
-    reply.headers.emplace_back("Content-Range", fmt::format("bytes {}-{}/{}", first, last, size));
-    reply.body.assign(whole.substr(first, last - first + 1));
+// A file under `root` (gold_dir or iso_dir) by its path below the route's prefix: plain names
+// only (http::safe_relative), and the file the path resolves to must still be under the real
+// root, so a symbolic link inside the folder cannot hand out a file outside it.
+Reply folder_file(const std::string& root, const Request& req) {
+    const std::string* rest = req.param("path");
+    auto relative = http::safe_relative(rest ? *rest : "");
+    const Reply missing = Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
+    if (!relative) return missing;
+    std::error_code root_ec, file_ec;
+    const auto real_root = std::filesystem::canonical(root, root_ec);
+    const auto real_file = std::filesystem::canonical(std::filesystem::path(root) / *relative, file_ec);
+    if (root_ec || file_ec) return missing;
+    auto [root_end, unused] = std::mismatch(real_root.begin(), real_root.end(), real_file.begin(), real_file.end());
+    (void)unused;
+    if (root_end != real_root.end()) return missing;
+    // Images change rarely and are big: revalidated with the ETag, never stored by a proxy.
+    return http::file_reply(real_file.string(), req, {.cache_control = "no-cache"});
 }
 
 Reply cidata_iso(ApiContext& ctx, Request& req) {
@@ -113,6 +111,9 @@ std::vector<http::Route> meta_routes(ApiContext& ctx) {
     const bool local = ctx.config.store.backend == StoreBackend::Sqlite;
     // Guests' cloud-init may add parameters of its own; they are ignored.
     const http::Input seed = http::Input::none().path(http::uuid("uuid")).other_query(http::Extras::Ignore);
+    // The file below the folder: one line of text here, each segment checked by safe_relative().
+    const http::Input file =
+        http::Input::none().path(http::text("path", 1024).eg("nonexistent.qcow2")).other_query(http::Extras::Ignore);
     return {
         http::Route{Method::Get, "/{uuid}/meta-data", Access::Public, Effect::Reads, Surface::Metadata,
                     bind(ctx, meta_data), 0, local}
@@ -129,6 +130,14 @@ std::vector<http::Route> meta_routes(ApiContext& ctx) {
         http::Route{Method::Get, "/{uuid}/cidata.iso", Access::Public, Effect::Reads, Surface::Metadata,
                     bind(ctx, cidata_iso), 0}
             .accepts(seed),
+        // Gold images and ISOs for the hosts (GOLD_SRV and META_SRV default to this service):
+        // opened on the I/O thread and sent from there piece by piece (Reply::file).
+        http::Route{Method::Get, "/gold/{path*}", Access::Public, Effect::Reads, Surface::Metadata,
+                    [root = ctx.config.gold_dir](Request& req) { return folder_file(root, req); }, 0, true}
+            .accepts(file),
+        http::Route{Method::Get, "/iso/{path*}", Access::Public, Effect::Reads, Surface::Metadata,
+                    [root = ctx.config.iso_dir](Request& req) { return folder_file(root, req); }, 0, true}
+            .accepts(file),
     };
 }
 

@@ -9,7 +9,6 @@
 // Content-Security-Policy and no framing, no referrer (api/page_policy.hpp).
 #include <sys/stat.h>
 
-#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -17,6 +16,7 @@
 
 #include "api/page_policy.hpp"
 #include "api/routes.hpp"
+#include "http/file_reply.hpp"
 
 namespace kvmhub::api {
 namespace {
@@ -29,50 +29,9 @@ struct Mount {
     const char* package;  // where the files come from, for the 404 message
 };
 
-const char* content_type(std::string_view path) {
-    static constexpr std::array<std::pair<std::string_view, const char*>, 16> kTypes{{
-        {".html", "text/html; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"},
-        {".map", "application/json"},
-        {".svg", "image/svg+xml"},
-        {".png", "image/png"},
-        {".ico", "image/x-icon"},
-        {".jpg", "image/jpeg"},
-        {".woff", "font/woff"},
-        {".woff2", "font/woff2"},
-        {".ttf", "font/ttf"},
-        {".txt", "text/plain; charset=utf-8"},
-        {".ogg", "audio/ogg"},
-        {".mp3", "audio/mpeg"},
-    }};
-    for (const auto& [ext, type] : kTypes)
-        if (path.ends_with(ext)) return type;
-    return "application/octet-stream";
-}
-
-// The relative path when every segment is a plain name; nullopt otherwise.
-std::optional<std::string> safe_relative(std::string_view rest) {
-    if (rest.empty() || rest.size() > 1024) return std::nullopt;
-    std::string_view left = rest;
-    while (!left.empty()) {
-        auto slash = left.find('/');
-        std::string_view segment = left.substr(0, slash);
-        if (segment.empty() || segment.front() == '.' || segment.find('\\') != std::string_view::npos ||
-            segment.find('\0') != std::string_view::npos)
-            return std::nullopt;
-        if (slash == std::string_view::npos) break;
-        left.remove_prefix(slash + 1);
-        if (left.empty()) return std::nullopt;  // a trailing slash names a folder
-    }
-    return std::string(rest);
-}
-
 // The file `rest` (the path below the mount's prefix) of the mount.
 Reply serve_file(const Mount& mount, const std::string& rest, const Request& req) {
-    auto relative = safe_relative(rest);
+    auto relative = http::safe_relative(rest);
     if (!relative) return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     const std::string file = mount.root + "/" + *relative;
     struct stat st {};
@@ -88,7 +47,7 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
                                          static_cast<std::uint64_t>(st.st_mtim.tv_sec));
     const bool page = relative->ends_with(".html");
     Reply reply;
-    reply.content_type = content_type(*relative);
+    reply.content_type = http::content_type_of(*relative);
     reply.headers.emplace_back("ETag", etag);
     reply.headers.emplace_back("Cache-Control", page ? "no-cache" : "public, max-age=86400");
     reply.headers.emplace_back("X-Content-Type-Options", "nosniff");

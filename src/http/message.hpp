@@ -49,6 +49,18 @@ struct Request {
 
 struct WebsocketUpgrade;  // http/websocket.hpp
 
+// An open file and the bytes of it a reply sends (http/file_reply.hpp); closes the file.
+struct FileSlice {
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+
+    FileSlice(int fd_, std::uint64_t offset_, std::uint64_t length_) : fd(fd_), offset(offset_), length(length_) {}
+    ~FileSlice();
+    FileSlice(const FileSlice&) = delete;
+    FileSlice& operator=(const FileSlice&) = delete;
+};
+
 // Writes one piece of a streamed reply body; false once the client has gone away (the
 // producer should then stop, undo what it half-made, and return).
 using StreamWrite = std::function<bool(std::string_view chunk)>;
@@ -65,6 +77,10 @@ struct Reply {
     // Set by streamed(): after the status and headers, the server runs this on a worker thread
     // and sends every write() at once (chunked transfer), in order; `body` is not used.
     std::function<void(const StreamWrite& write)> stream;
+    // Set: the body is this slice of a file, read and sent by the connection's I/O thread in
+    // pieces of 64 KiB (bounded memory, no worker held however long the download); `body` is
+    // not used, Content-Length is the slice's length.
+    std::shared_ptr<const FileSlice> file;
 
     // `{"result":"OK", ...object}`: `object` must be a JSON object (or null for none).
     static Reply ok(const nlohmann::json& object);
