@@ -82,8 +82,20 @@ Reply metrics(ApiContext& ctx, const std::vector<Cidr>& allowed, Request& req) {
     return Reply::text(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
+// Adds `value` to `out` as strings under dotted keys ("auth.token_ttl"); a list is one JSON text.
+void flatten(const nlohmann::json& value, const std::string& key, nlohmann::json& out) {
+    if (value.is_object() && !value.empty()) {
+        for (const auto& [name, item] : value.items()) flatten(item, key.empty() ? name : key + "." + name, out);
+        return;
+    }
+    out[key] = value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// As simplekvm, `conf` is one flat map of strings (its UI shows it as a two-column table).
 Reply conf(ApiContext& ctx, Request&) {
-    return Reply::ok({{"conf", config_to_json(ctx.config)}});
+    nlohmann::json flat = nlohmann::json::object();
+    flatten(config_to_json(ctx.config), "", flat);
+    return Reply::ok({{"conf", flat}});
 }
 
 }  // namespace

@@ -24,9 +24,12 @@ namespace {
 constexpr std::size_t kMaxAsset = 16 * 1024 * 1024;
 
 struct Mount {
-    const char* prefix;   // URL prefix, e.g. "/ui"
+    const char* prefix;   // URL prefix, e.g. "/kvmhub"
     std::string root;     // folder it maps to
     const char* package;  // where the files come from, for the 404 message
+    // kvmhub's own pages get its strict Content-Security-Policy (api/page_policy.hpp); another
+    // project's pages (simplekvm's UI) would break under it and get only no-framing.
+    bool own_pages = true;
 };
 
 // The file `rest` (the path below the mount's prefix) of the mount.
@@ -60,8 +63,10 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
     body << in.rdbuf();
     if (!in) return Reply::error(Error{Errc::Internal, "path", "cannot read " + req.path});
     reply.body = std::move(body).str();
-    if (page)
+    if (page && mount.own_pages)
         for (auto& header : page_headers(reply.body)) reply.headers.push_back(std::move(header));
+    else if (page)
+        reply.headers.emplace_back("X-Frame-Options", "DENY");
     return reply;
 }
 
@@ -69,19 +74,22 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
 
 std::vector<http::Route> ui_routes(ApiContext& ctx) {
     const std::string& ui = ctx.config.console.ui_dir;
-    const std::vector<Mount> mounts{
-        {"/ui", ui + "/www", "the ui/ folder of the kvmhub sources"},
+    std::vector<Mount> mounts{
+        {"/kvmhub", ui + "/www", "the ui/ folder of the kvmhub sources"},
         {"/xterm", ui + "/node_modules/@xterm/xterm", "run `npm ci` in ui/ (make does)"},
         {"/xterm-addon-fit", ui + "/node_modules/@xterm/addon-fit", "run `npm ci` in ui/ (make does)"},
         {"/novnc", "/usr/share/novnc", "install the Debian package novnc"},
         {"/spice", "/usr/share/spice-html5", "install the Debian package spice-html5"},
     };
+    // An unmodified simplekvm admin UI (its ui/ folder) where its pages expect to be.
+    if (!ctx.config.console.simplekvm_ui_dir.empty())
+        mounts.push_back({"/ui", ctx.config.console.simplekvm_ui_dir, "console.simplekvm_ui_dir", false});
     // The pages' own parameters (the tenant link, cache busters) are the scripts', not the server's.
     const http::Input page = http::Input::none().other_query(http::Extras::Ignore);
     // The file under the mount: one line of text here, each segment checked by safe_relative().
     http::Input file = page;
     file.path(http::text("path", 1024).eg("nonexistent.js"));
-    file.fields.back().required = false;  // "/ui/" names no file: 404, as before
+    file.fields.back().required = false;  // "/kvmhub/" names no file: 404, as before
     std::vector<http::Route> routes;
     for (Surface surface : {Surface::Admin, Surface::Tenant}) {
         for (const auto& mount : mounts)

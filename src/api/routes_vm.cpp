@@ -82,6 +82,16 @@ std::string dev_of(const Request& req) {
     return in_path ? *in_path : query_or(req, "dev");
 }
 
+// "no template of host h reads x, y" for the variables of `body` that no template of the host
+// reads (most likely a typo: said, never refused); "" when all are read.
+std::string unread_warning(ApiContext& ctx, const std::string& host, const nlohmann::json& body) {
+    std::vector<std::string> names;
+    for (const auto& [key, value] : body.items()) names.push_back(key);
+    auto unread = ctx.catalog.unread_variables(host, names);
+    if (!unread || unread->empty()) return {};
+    return fmt::format("no template of host {} reads {}", host, fmt::join(*unread, ", "));
+}
+
 Reply vm_create(ApiContext& ctx, Request& req) {
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
@@ -93,11 +103,7 @@ Reply vm_create(ApiContext& ctx, Request& req) {
     auto uuid = ctx.vms.create(host_of(req), *body, req.principal, key ? *key : "");
     if (!uuid) return audited(ctx, req, "vm.create", host_of(req), tl::unexpected(uuid.error()));
     nlohmann::json fields = {{"desc", fmt::format("created VM {} on host {}", *uuid, host_of(req))}, {"uuid", *uuid}};
-    // A variable no template reads is most likely a typo: said, never refused.
-    std::vector<std::string> names;
-    for (const auto& [key, value] : body->items()) names.push_back(key);
-    if (auto unread = ctx.catalog.unread_variables(host_of(req), names); unread && !unread->empty())
-        fields["warn"] = fmt::format("no template of host {} reads {}", host_of(req), fmt::join(*unread, ", "));
+    if (std::string warn = unread_warning(ctx, host_of(req), *body); !warn.empty()) fields["warn"] = warn;
     return audited(ctx, req, "vm.create", host_of(req) + "/" + *uuid, {}, fields);
 }
 
@@ -172,8 +178,11 @@ Reply vm_setcpu(ApiContext& ctx, Request& req) {
 Reply vm_metadata(ApiContext& ctx, Request& req) {
     auto body = optional_body(ctx, req);
     if (!body) return Reply::error(body.error());
-    return vm_change(ctx, req, "metadata", "changed the metadata of",
-                     [&] { return ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body); });
+    // As simplekvm, the reply always has `warn` ("" when there is nothing to say).
+    return audited(ctx, req, "vm.metadata", host_of(req) + "/" + uuid_of(req),
+                   ctx.vms.merge_metadata(host_of(req), uuid_of(req), *body),
+                   vm_fields(req, fmt::format("changed the metadata of VM {}", uuid_of(req)),
+                             {{"warn", unread_warning(ctx, host_of(req), *body)}}));
 }
 
 Reply vm_snapshot_list(ApiContext& ctx, Request& req) {

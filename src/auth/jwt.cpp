@@ -91,9 +91,15 @@ Result<IssuedToken> TokenSigner::issue(const std::string& username, const std::s
 
     const std::int64_t now = clock_.now_seconds();
     const std::int64_t exp = now + ttl.count();
-    const json payload = {
-        {"sub", username},      {"iat", now},     {"exp", exp},       {"jti", random_bytes_b64(kJtiBytes)},
-        {"cnt", refresh_count}, {"sid", session}, {"typ", kTokenType}};
+    // `username` repeats `sub` for simplekvm's UI, whose header badge shows that claim.
+    const json payload = {{"sub", username},
+                          {"username", username},
+                          {"iat", now},
+                          {"exp", exp},
+                          {"jti", random_bytes_b64(kJtiBytes)},
+                          {"cnt", refresh_count},
+                          {"sid", session},
+                          {"typ", kTokenType}};
     // dump() throws only on invalid UTF-8; `replace` makes it total (user names are ASCII anyway).
     std::string input = base64url_encode(kHeader) + "." +
                         base64url_encode(payload.dump(-1, ' ', false, json::error_handler_t::replace));

@@ -112,6 +112,7 @@ struct ConsoleConfig {
     std::chrono::seconds ping_interval{30};         // websocket keepalive ping; a silent client is dropped
     bool takeover = true;                           // a second console on a VM takes over; false: refused
     std::string ui_dir;                             // the web assets (ui/); default: the source tree's ui/
+    std::string simplekvm_ui_dir;                   // simplekvm's ui/ folder, served at /ui/; "": none
 };
 
 struct Config {

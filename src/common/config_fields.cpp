@@ -155,6 +155,8 @@ const std::array kFields{
     Field{.key = "console.takeover", .env = "KVMHUB_CONSOLE_TAKEOVER", .kind = Kind::Bool,
           .set = assign<&Config::console, &ConsoleConfig::takeover>},
     Field{.key = "console.ui_dir", .env = "KVMHUB_UI_DIR", .set = assign<&Config::console, &ConsoleConfig::ui_dir>},
+    Field{.key = "console.simplekvm_ui_dir", .env = "KVMHUB_SIMPLEKVM_UI_DIR",
+          .set = assign<&Config::console, &ConsoleConfig::simplekvm_ui_dir>},
 
     Field{.key = "store.backend", .env = "KVMHUB_STORE_BACKEND", .choices = kBackends,
           .set = assign<&Config::store, &StoreConfig::backend>},

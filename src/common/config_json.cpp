@@ -127,6 +127,7 @@ json config_to_json(const Config& c) {
         {"ping_interval", c.console.ping_interval.count()},
         {"takeover", c.console.takeover},
         {"ui_dir", c.console.ui_dir},
+        {"simplekvm_ui_dir", c.console.simplekvm_ui_dir},
     };
     json endpoints = json::array();
     for (const std::string& e : c.store.etcd_endpoints) endpoints.push_back(without_userinfo(e));

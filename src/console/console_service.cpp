@@ -185,7 +185,7 @@ Result<nlohmann::json> ConsoleService::display(const DisplayRequest& request) {
             page = prefix + "/spice/spice_auto.html?";
             break;
         case DisplayKind::Console:
-            page = prefix + "/ui/console.html?";
+            page = prefix + "/kvmhub/console.html?";
             break;
     }
     if (!password.empty()) page += "password=" + percent_encode(password) + "&";

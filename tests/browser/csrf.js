@@ -7,7 +7,7 @@
 //   evil form:      <status>   a form on the other page posting to CHANGE_PATH, submitted
 //   evil fetch:     <text>     fetch(CHANGE_PATH) with credentials from the other page
 //   evil websocket: <code>     a websocket to WS_PATH from the other page (its close code)
-//   own fetch:      <status>   POST DESC_PATH (with its query) from kvmhub's /ui/console.html
+//   own fetch:      <status>   POST DESC_PATH (with its query) from kvmhub's /kvmhub/console.html
 //   own websocket:  <code>     the websocket to WS_PATH from that page
 'use strict';
 
@@ -53,7 +53,7 @@ async function navigationStatus(page, selector) {
     console.log(`evil fetch: ${fetched}`);
     console.log(`evil websocket: ${await websocketClose(page, wsUrl)}`);
 
-    await page.goto(kvm + '/ui/console.html');
+    await page.goto(kvm + '/kvmhub/console.html');
     const own = await page.evaluate(async (u) => {
       const r = await fetch(u, { method: 'POST' });
       return `${r.status} ${await r.text()}`;

@@ -78,7 +78,8 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
     EXPECT_EQ(shown["expire"].get<std::string>().size(), 19u) << shown;
     json serial = d_->display(uuid, "?disp=console");
     EXPECT_EQ(serial["disp"], "console");
-    EXPECT_EQ(serial["display"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << serial;
+    EXPECT_EQ(serial["display"].get<std::string>().rfind("/kvmhub/console.html?path=vm%2Fwebsockify%2F", 0), 0u)
+        << serial;
     EXPECT_NE(serial["ticket"], shown["ticket"]);
 }
 
@@ -140,7 +141,8 @@ TEST_F(Console, TheOlderConsoleRouteIsTheSerialDisplay) {
     auto r = d_->get("/vm/console/t1/" + uuid);
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json()["disp"], "console");
-    EXPECT_EQ(r.json()["page"].get<std::string>().rfind("/ui/console.html?path=vm%2Fwebsockify%2F", 0), 0u) << r.body;
+    EXPECT_EQ(r.json()["page"].get<std::string>().rfind("/kvmhub/console.html?path=vm%2Fwebsockify%2F", 0), 0u)
+        << r.body;
 }
 
 TEST_F(Console, RelaysBinaryFramesToTheGraphicsPortAndClosesCleanly) {
@@ -271,7 +273,7 @@ TEST_F(Console, ConsoleLogFollowsTheSerialLogFile) {
 }
 
 TEST_F(Console, StaticAssetsAreServedSafely) {
-    auto page = http_get(d_->daemon().url() + "/ui/console.html");
+    auto page = http_get(d_->daemon().url() + "/kvmhub/console.html");
     EXPECT_EQ(page.status, 200);
     EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
     EXPECT_EQ(page.header("cache-control"), "no-cache");
@@ -302,9 +304,9 @@ TEST_F(Console, StaticAssetsAreServedSafely) {
     EXPECT_EQ(page.header("content-security-policy").find("'sha256-"), std::string::npos)
         << "kvmhub's own page has no inline code";
     EXPECT_EQ(js.header("x-content-type-options"), "nosniff");
-    for (const char* bad :
-         {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/%2E%2E%2Fpackage.json", "/ui/.hidden", "/ui/",
-          "/ui//console.html", "/xterm/..%2F..%2Fpackage.json", "/ui/nothing.html"}) {
+    for (const char* bad : {"/kvmhub/../CMakeLists.txt", "/kvmhub/%2e%2e/CMakeLists.txt",
+                            "/kvmhub/%2E%2E%2Fpackage.json", "/kvmhub/.hidden", "/kvmhub/", "/kvmhub//console.html",
+                            "/xterm/..%2F..%2Fpackage.json", "/kvmhub/nothing.html"}) {
         auto r = http_get(d_->daemon().url() + bad);
         EXPECT_EQ(r.status, 404) << bad << " " << r.body;
     }

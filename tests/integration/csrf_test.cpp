@@ -125,7 +125,7 @@ TEST_F(Csrf, KvmhubsOwnPagesChangeStateWithTheCookie) {
     r = with_cookie("POST", path + "two", {"Origin: " + origin()});
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(desc(), "two");
-    r = with_cookie("POST", path + "three", {"Referer: " + origin() + "/ui/console.html"});
+    r = with_cookie("POST", path + "three", {"Referer: " + origin() + "/kvmhub/console.html"});
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(desc(), "three");
 }

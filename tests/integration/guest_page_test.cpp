@@ -164,14 +164,14 @@ TEST_F(GuestPage, TheTenantListenerServesThePageAndEveryAssetItNeeds) {
     ASSERT_EQ(page.status, 200) << page.body;
     EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
     EXPECT_EQ(page.header("cache-control"), "no-cache");
-    EXPECT_NE(page.body.find("ui/guest.js"), std::string::npos);
-    for (const char* asset : {"/ui/guest.js", "/ui/guest.css", "/ui/console.html", "/ui/console.js",
+    EXPECT_NE(page.body.find("kvmhub/guest.js"), std::string::npos);
+    for (const char* asset : {"/kvmhub/guest.js", "/kvmhub/guest.css", "/kvmhub/console.html", "/kvmhub/console.js",
                               "/xterm/lib/xterm.js", "/xterm-addon-fit/lib/addon-fit.js", "/novnc/vnc_lite.html"}) {
         auto r = http_get(*tenant_url_ + asset);
         EXPECT_EQ(r.status, 200) << asset << " " << r.body;
         EXPECT_FALSE(r.body.empty()) << asset;
     }
-    EXPECT_EQ(http_get(*tenant_url_ + "/ui/../CMakeLists.txt").status, 404);
+    EXPECT_EQ(http_get(*tenant_url_ + "/kvmhub/../CMakeLists.txt").status, 404);
     // The tenant calls work there, and nowhere else: the admin listener does not serve tenants.
     auto list = user("list", uuid, l);
     ASSERT_EQ(list.status, 200) << list.body;
@@ -224,7 +224,8 @@ TEST_F(GuestPage, TenantDisplayAnswersAPageOnTheTenantWebsocketPath) {
     EXPECT_EQ(websocket_target(shown), tenant_target(uuid, ticket, l));
     const json serial = display(uuid, l, "&disp=console&prefix=/kvm");
     EXPECT_EQ(
-        serial["display"].get<std::string>().rfind("/kvm/ui/console.html?path=kvm%2Fuser%2Fvm%2Fwebsockify%2F", 0), 0u)
+        serial["display"].get<std::string>().rfind("/kvm/kvmhub/console.html?path=kvm%2Fuser%2Fvm%2Fwebsockify%2F", 0),
+        0u)
         << serial;
 
     // The page's websocket relays to the VM's console.

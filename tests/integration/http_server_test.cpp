@@ -179,7 +179,7 @@ TEST(Metrics, OnlyAllowedNetworksOrTheScrapeTokenReadMetrics) {
     EXPECT_EQ(scraped.status, 200);
     EXPECT_NE(scraped.body.find("kvmhub_http_requests_total"), std::string::npos);
     auto conf = http_get(d.url() + "/conf/", bearer(d.login())).json()["conf"];
-    EXPECT_EQ(conf["metrics"]["allow"], "192.0.2.0/24");
+    EXPECT_EQ(conf["metrics.allow"], "192.0.2.0/24");
     EXPECT_EQ(conf.dump().find("scrape-secret-77"), std::string::npos) << "the token is masked";
 
 }
