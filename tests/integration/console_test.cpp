@@ -83,28 +83,6 @@ TEST_F(Console, DisplayAnswersTheNoVncPageWithATicketInItsPath) {
     EXPECT_NE(serial["ticket"], shown["ticket"]);
 }
 
-// What a browser does, written out: atob(), encodeURIComponent(), and noVNC's reading of its
-// `path` parameter (the text up to the next '&' or '#', decodeURIComponent()).
-std::string atob(const std::string& text) {
-    return auth::base64_decode(text).value_or("<not base64>");
-}
-std::string encode_uri_component(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || std::string_view("-_.!~*'()").find(static_cast<char>(c)) != std::string_view::npos)
-            out += static_cast<char>(c);
-        else
-            out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
-std::string novnc_path(const std::string& url) {
-    const auto at = url.find("path=");
-    if (at == std::string::npos) return {};
-    const auto end = url.find_first_of("&#", at + 5);
-    return percent_decode(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
-}
-
 // simplekvm's admin UI opens display + "/" + encodeURIComponent(atob(access) + "&token=" + token
 // + "&disp=" + disp + "&expire=" + expire); the console that page opens works, once.
 TEST_F(Console, SimplekvmsUiBuildsAWorkingConsoleUrlFromTheDisplayReply) {

@@ -74,27 +74,6 @@ constexpr const char* kDomainTemplate = R"({#- simplekvm UI test VM -#}
 </domain>
 )";
 
-// What a browser does, written out: atob() and encodeURIComponent().
-std::string atob(const std::string& text) {
-    return auth::base64_decode(text).value_or("<not base64>");
-}
-std::string encode_uri_component(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || std::string_view("-_.!~*'()").find(static_cast<char>(c)) != std::string_view::npos)
-            out += static_cast<char>(c);
-        else
-            out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
-// noVNC's reading of a page's `path` parameter: up to the next '&' or '#', percent-decoded.
-std::string novnc_path(const std::string& url) {
-    const auto at = url.find("path=");
-    if (at == std::string::npos) return {};
-    const auto end = url.find_first_of("&#", at + 5);
-    return percent_decode(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
-}
 
 // "YYYY-mm-dd HH:MM:SS" in UTC as Unix seconds; -1 when it is not that.
 std::int64_t utc_seconds(const std::string& text) {

@@ -7,7 +7,12 @@
 
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
+
+#include <fmt/format.h>
+
+#include "auth/base64.hpp"
 
 namespace kvmhub::test {
 
@@ -59,6 +64,28 @@ std::string percent_decode(const std::string& text) {
         }
     }
     return out;
+}
+
+std::string atob(const std::string& text) {
+    return auth::base64_decode(text).value_or("<not base64>");
+}
+
+std::string encode_uri_component(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || std::string_view("-_.!~*'()").find(static_cast<char>(c)) != std::string_view::npos)
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("%{:02X}", c);
+    }
+    return out;
+}
+
+std::string novnc_path(const std::string& url) {
+    const auto at = url.find("path=");
+    if (at == std::string::npos) return {};
+    const auto end = url.find_first_of("&#", at + 5);
+    return percent_decode(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
 }
 
 }  // namespace kvmhub::test

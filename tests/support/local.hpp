@@ -20,5 +20,11 @@ std::string read_file(const std::string& path);
 // %XX sequences decoded, everything else as it is (what decodeURIComponent, noVNC and
 // console.js do with a page's `path` parameter).
 std::string percent_decode(const std::string& text);
+// What a browser does, written out: atob() (standard base64; "<not base64>" when it is not),
+// encodeURIComponent(), and noVNC's reading of a page's `path` parameter (the text up to the
+// next '&' or '#', percent-decoded).
+std::string atob(const std::string& text);
+std::string encode_uri_component(const std::string& text);
+std::string novnc_path(const std::string& url);
 
 }  // namespace kvmhub::test
