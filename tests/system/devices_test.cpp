@@ -267,6 +267,9 @@ TEST_F(Devices, ABlankDiskIsDetachedWithItsVolume) {
     auto detached = post("/vm/detach_device/kvm1/" + uuid + "?dev=vdb");
     ASSERT_EQ(detached.status, 200) << detached.body;
     EXPECT_EQ(detached.json()["vol"], *pool_ + "/vdb-" + uuid + ".qcow2") << detached.body;
+    // What simplekvm's UI reads of a detach: desc, and uuid for its current VM.
+    EXPECT_TRUE(detached.json()["desc"].is_string()) << detached.body;
+    EXPECT_EQ(detached.json()["uuid"], uuid) << detached.body;
     EXPECT_TRUE(volumes(uuid).empty());
     const std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
     EXPECT_EQ(dom.find("vdb"), std::string::npos) << dom;
@@ -282,6 +285,7 @@ TEST_F(Devices, ANewDiskTakesTheLetterAfterTheLastOneUsedAsInSimplekvm) {
     json r = attach(uuid, "disk.file", {{"size", 1}});
     EXPECT_EQ(r["dev"], "vdd") << r.dump();
     EXPECT_EQ(r["uuid"], uuid) << "simplekvm's UI makes it the current VM";
+    EXPECT_TRUE(r["desc"].is_string()) << "and shows desc: " << r.dump();
     EXPECT_EQ(post("/vm/detach_device/kvm1/" + uuid + "?dev=vdc").status, 200);
     auto older = post("/vm/detach_device/kvm1/" + uuid + "/vdd");  // simplekvm's older path form
     EXPECT_EQ(older.status, 200) << older.body;
@@ -333,6 +337,8 @@ TEST_F(Devices, ANicGetsTheMacLibvirtMadeAndIsDetachedByIt) {
     EXPECT_NE(list.output.find(mac), std::string::npos) << list.output;
     auto detached = post("/vm/detach_device/kvm1/" + uuid + "?dev=" + mac);
     ASSERT_EQ(detached.status, 200) << detached.body;
+    EXPECT_TRUE(detached.json()["desc"].is_string()) << detached.body;
+    EXPECT_EQ(detached.json()["uuid"], uuid) << detached.body;
     list = virsh({"domiflist", uuid});
     EXPECT_EQ(list.output.find(mac), std::string::npos) << list.output;
 }
@@ -401,6 +407,8 @@ TEST_F(Devices, ACdromOfAStoppedVmGetsTheCidataIso) {
     EXPECT_EQ(r["dev"], "hda") << "cdrom.null is an IDE CD-ROM";
     auto changed = post("/vm/cdrom/kvm1/" + uuid + "?dev=hda", R"({"isoname":""})");
     ASSERT_EQ(changed.status, 200) << changed.body;
+    EXPECT_TRUE(changed.json()["desc"].is_string()) << changed.body;
+    EXPECT_EQ(changed.json()["uuid"], uuid) << changed.body;
     std::string dom = get("/vm/xml/kvm1/" + uuid).json()["xml"];
     EXPECT_NE(dom.find("name='/" + uuid + "/cidata.iso'"), std::string::npos) << dom;
 
