@@ -63,7 +63,7 @@ Reply folder_file(const std::string& root, const Request& req) {
     auto [root_end, unused] = std::mismatch(real_root.begin(), real_root.end(), real_file.begin(), real_file.end());
     (void)unused;
     if (root_end != real_root.end()) return missing;
-    // Images change rarely and are big: revalidated with the ETag, never stored by a proxy.
+    // Images can be replaced under the same name: a cache revalidates with the ETag first.
     return http::file_reply(real_file.string(), req, {.cache_control = "no-cache"});
 }
 

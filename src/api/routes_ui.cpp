@@ -1,12 +1,13 @@
 // Static web assets, public (they hold no data; the websocket needs a ticket): the console
-// pages and the tenant page (ui/www, the latter also at /guest.html, the URL ctrl_url hands
-// out), xterm.js (npm, ui/node_modules), noVNC and spice-html5 (Debian packages). They are on
+// pages and the tenant page (ui/www at /kvmhub/, the latter also at /guest.html, the URL
+// ctrl_url hands out), xterm.js (npm, ui/node_modules), noVNC and spice-html5 (Debian
+// packages), and simplekvm's own admin UI at /ui/ when console.simplekvm_ui_dir names it. They are on
 // the admin and the tenant surface alike, so a listener serving only tenants has its page and
 // consoles.
 // Paths are checked segment by segment before the file system sees them: no "..", no hidden
 // names, no empty segments; files only, with a content type from the extension, an ETag and
-// caching headers (pages are revalidated, libraries cached for a day). Pages get a strict
-// Content-Security-Policy and no framing, no referrer (api/page_policy.hpp).
+// caching headers (pages are revalidated, libraries cached for a day). kvmhub's pages get a
+// strict Content-Security-Policy and no framing, no referrer (api/page_policy.hpp).
 #include <sys/stat.h>
 
 #include <fstream>
