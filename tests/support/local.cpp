@@ -1,6 +1,9 @@
 #include "support/local.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -86,6 +89,29 @@ std::string novnc_path(const std::string& url) {
     if (at == std::string::npos) return {};
     const auto end = url.find_first_of("&#", at + 5);
     return percent_decode(url.substr(at + 5, end == std::string::npos ? std::string::npos : end - at - 5));
+}
+
+pid_t start_server(const std::vector<std::string>& argv, const std::string& log_path) {
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(log_fd, 2);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    ::close(log_fd);
+    return pid < 0 ? -1 : pid;
+}
+
+void stop_server(pid_t& pid) {
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
 }
 
 }  // namespace kvmhub::test

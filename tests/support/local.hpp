@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace kvmhub::test {
 
@@ -13,6 +16,11 @@ namespace kvmhub::test {
 int free_port();
 // Polls `done` every 100 ms until it holds or `timeout` passes; returns its last answer.
 bool eventually(const std::function<bool()>& done, std::chrono::seconds timeout);
+// Starts the server `argv` (argv[0] an absolute path) in the foreground, its stderr appended to
+// `log_path`; the pid, or -1 when it could not be started. stop_server() ends it (SIGTERM, then
+// waits) and sets the pid to -1: servers a test starts are stopped by pid, never by name.
+pid_t start_server(const std::vector<std::string>& argv, const std::string& log_path);
+void stop_server(pid_t& pid);
 // How many entries a directory has (e.g. /proc/<pid>/fd, /proc/<pid>/task); 0 when unreadable.
 std::size_t dir_entries(const std::string& dir);
 // The whole file ("" when it cannot be read).

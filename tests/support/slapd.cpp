@@ -1,11 +1,5 @@
 #include "support/slapd.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -86,22 +80,13 @@ Slapd::Slapd(std::vector<SlapdUser> users) : ldap_port_(free_port()), ldaps_port
         return;
     }
     const std::string urls = ldap_url() + "/ " + ldaps_url() + "/";
-    const int log_fd = ::open(dir_.file("slapd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    const pid_t pid = fork();
-    if (pid < 0) {
+    // -d keeps it in the foreground (so this pid is slapd's); 256 logs every connection and bind.
+    pid_ = start_server({"/usr/sbin/slapd", "-d", "256", "-h", urls, "-f", dir_.file("slapd.conf")},
+                        dir_.file("slapd.log"));
+    if (pid_ < 0) {
         error_ = "fork failed";
-        ::close(log_fd);
         return;
     }
-    if (pid == 0) {
-        dup2(log_fd, 2);
-        // -d keeps it in the foreground (so this pid is slapd's); 256 logs every connection and bind.
-        execl("/usr/sbin/slapd", "/usr/sbin/slapd", "-d", "256", "-h", urls.c_str(), "-f",
-              dir_.file("slapd.conf").c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    ::close(log_fd);
-    pid_ = pid;
     if (!eventually([&] { return log().find("slapd starting") != std::string::npos; }, std::chrono::seconds(20))) {
         error_ = "slapd did not start: " + log();
         stop();
@@ -113,11 +98,7 @@ Slapd::~Slapd() {
 }
 
 void Slapd::stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
+    stop_server(pid_);
 }
 
 std::string Slapd::ldap_url() const {

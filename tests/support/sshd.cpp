@@ -1,10 +1,7 @@
 #include "support/sshd.hpp"
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -65,21 +62,11 @@ Sshd::Sshd(SshdOptions options) : port_(options.port ? options.port : free_port(
                                "LogLevel DEBUG1\n";
     write_text(dir_.file("sshd_config"), config);
     // -e and stderr to the log: with -E, the re-executed per-connection sshd would not log there.
-    const int log_fd = ::open(dir_.file("sshd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_ = start_server({"/usr/sbin/sshd", "-D", "-e", "-f", dir_.file("sshd_config")}, dir_.file("sshd.log"));
+    if (pid_ < 0) {
         error_ = "fork failed";
-        ::close(log_fd);
         return;
     }
-    if (pid == 0) {
-        dup2(log_fd, 2);
-        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", dir_.file("sshd_config").c_str(),
-              static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    ::close(log_fd);
-    pid_ = pid;
     if (!wait_for_log("Server listening on 127.0.0.1 port " + std::to_string(port_))) {
         error_ = "sshd did not start: " + log();
         stop();
@@ -91,11 +78,7 @@ Sshd::~Sshd() {
 }
 
 void Sshd::stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
+    stop_server(pid_);
 }
 
 std::string Sshd::log() const {
