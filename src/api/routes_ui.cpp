@@ -22,7 +22,7 @@
 namespace kvmhub::api {
 namespace {
 
-constexpr std::size_t kMaxAsset = 16 * 1024 * 1024;
+constexpr std::size_t kMaxPage = 16 * 1024 * 1024;
 
 struct Mount {
     const char* prefix;   // URL prefix, e.g. "/kvmhub"
@@ -38,8 +38,10 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
     auto relative = http::safe_relative(rest);
     if (!relative) return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     const std::string file = mount.root + "/" + *relative;
+    const bool page = relative->ends_with(".html");
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxAsset) {
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        (page && static_cast<std::size_t>(st.st_size) > kMaxPage)) {
         struct stat root_st {};
         if (::stat(mount.root.c_str(), &root_st) != 0)
             return Reply::error(
@@ -47,26 +49,22 @@ Reply serve_file(const Mount& mount, const std::string& rest, const Request& req
                       fmt::format("{} is not installed ({} missing); {}", mount.prefix, mount.root, mount.package)});
         return Reply::error(Error{Errc::NotFound, "path", "no such file: " + req.path});
     }
-    const std::string etag = fmt::format("\"{:x}-{:x}\"", static_cast<std::uint64_t>(st.st_size),
-                                         static_cast<std::uint64_t>(st.st_mtim.tv_sec));
-    const bool page = relative->ends_with(".html");
-    Reply reply;
-    reply.content_type = http::content_type_of(*relative);
-    reply.headers.emplace_back("ETag", etag);
-    reply.headers.emplace_back("Cache-Control", page ? "no-cache" : "public, max-age=86400");
-    reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
-    if (const std::string* match = req.header("if-none-match"); match && *match == etag) {
-        reply.status = 304;
-        return reply;
-    }
+    // Libraries are sent from the file as they are (ranges and all). A page is read whole, for
+    // the policy headers that depend on its text; a Range on it is ignored, as RFC 9110 allows.
+    if (!page) return http::file_reply(file, req, {.cache_control = "public, max-age=86400"});
+    Request whole = req;
+    std::erase_if(whole.headers, [](const auto& header) { return header.first == "range"; });
+    Reply reply = http::file_reply(file, whole, {.cache_control = "no-cache"});
+    if (reply.status != 200) return reply;
+    reply.file.reset();
     std::ifstream in(file, std::ios::binary);
     std::ostringstream body;
     body << in.rdbuf();
     if (!in) return Reply::error(Error{Errc::Internal, "path", "cannot read " + req.path});
     reply.body = std::move(body).str();
-    if (page && mount.own_pages)
+    if (mount.own_pages)
         for (auto& header : page_headers(reply.body)) reply.headers.push_back(std::move(header));
-    else if (page)
+    else
         reply.headers.emplace_back("X-Frame-Options", "DENY");
     return reply;
 }

@@ -13,10 +13,6 @@
 namespace kvmhub::auth {
 namespace {
 
-tl::unexpected<Error> wrong_credentials() {
-    return fail(Errc::Unauthorized, "credentials", "wrong user name or password");
-}
-
 // One connection per login: binds are rare, and a handle bound as one user must never serve another.
 class Connection {
 public:

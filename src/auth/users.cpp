@@ -21,10 +21,6 @@ std::string user_key(std::string_view name) {
     return std::string(kUsersPrefix) + std::string(name);
 }
 
-tl::unexpected<Error> wrong_credentials() {
-    return fail(Errc::Unauthorized, "credentials", "wrong user name or password");
-}
-
 // A hash of a random password with the same cost as real ones: verifying against it for an
 // unknown user takes as long as a wrong password for a known one.
 const std::string& dummy_hash() {
@@ -38,6 +34,10 @@ bool valid_name_char(char c) {
 }
 
 }  // namespace
+
+tl::unexpected<Error> wrong_credentials() {
+    return fail(Errc::Unauthorized, "credentials", "wrong user name or password");
+}
 
 Status validate_username(std::string_view name) {
     if (name.empty() || name.size() > kMaxNameLength) {

@@ -25,6 +25,10 @@ inline constexpr std::string_view kUsersPrefix = "/users/";
 // BadInput (where="username") unless `name` matches [A-Za-z0-9._-]{1,64}.
 Status validate_username(std::string_view name);
 
+// Unauthorized "wrong user name or password": the one answer to every failed login (local or
+// directory), so that no login tells accounts apart.
+tl::unexpected<Error> wrong_credentials();
+
 // What the admin routes show of a user (never the hash).
 struct UserInfo {
     std::string name;

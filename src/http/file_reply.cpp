@@ -149,9 +149,8 @@ Reply file_reply(const std::string& path, const Request& request, const FileRepl
         reply.status = 206;
         reply.headers.emplace_back("Content-Range",
                                    fmt::format("bytes {}-{}/{}", bytes->first, bytes->last, open_file->length));
-        reply.file = std::make_shared<FileSlice>(open_file->fd, bytes->first, bytes->last - bytes->first + 1);
-        open_file->fd = -1;  // the slice owns it now
-        return reply;
+        open_file->offset = bytes->first;
+        open_file->length = bytes->last - bytes->first + 1;
     }
     reply.file = std::move(open_file);
     return reply;
